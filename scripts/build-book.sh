@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Set up .venv and build the executed book into _build/html (warnings are errors).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export LINDIFF_DATA_DIR="${LINDIFF_DATA_DIR:-$(cd .. && pwd)/shared/data}"
+export LINDIFF_PROGRESS="${LINDIFF_PROGRESS:-0}"
+export MPLBACKEND=Agg
+log=_build/build.log
+mkdir -p _build
+.venv/bin/jupyter-book build --all -W -n --keep-going . 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+# jupyter-book can exit 0 although a notebook failed to execute: read the log as well.
+if [ "$status" -ne 0 ] || grep -E "(WARNING|ERROR)|Execution Failed" "$log" >/dev/null; then
+  echo "book build failed: see $log" >&2
+  exit 1
+fi
+echo "book built: _build/html/index.html"

@@ -1,0 +1,66 @@
+"""Re-execute chapters and write their outputs back, without volatile metadata.
+
+Usage: .venv/bin/python scripts/refresh_notebooks.py [book/NAME.ipynb ...]   (default: every chapter)
+
+Each notebook runs top to bottom in a fresh kernel with book/ as working directory, with progress
+bars silenced. Execution timings and widget state are dropped and execution counts renumbered, so a
+refresh of unchanged code gives an unchanged file. The wall time of each chapter is printed.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def strip_volatile(nb) -> None:
+    """Drop execution timings, widget state and kernel versions; renumber execution counts."""
+    nb.metadata.pop("widgets", None)
+    nb.metadata.pop("execution", None)
+    lang = nb.metadata.get("language_info")
+    if lang:
+        nb.metadata["language_info"] = {"name": lang.get("name", "python")}
+    count = 0
+    for cell in nb.cells:
+        cell.metadata.pop("execution", None)
+        cell.metadata.pop("ExecuteTime", None)
+        if cell.cell_type == "code":
+            count += 1
+            cell.execution_count = count
+            for out in cell.get("outputs", []):
+                if "execution_count" in out:
+                    out["execution_count"] = count
+                # widget views carry random model ids; keep their text fallback only
+                data = out.get("data", {})
+                data.pop("application/vnd.jupyter.widget-view+json", None)
+
+
+def refresh(path: Path) -> float:
+    nb = nbformat.read(path, as_version=4)
+    os.environ.setdefault("LINDIFF_PROGRESS", "0")
+    os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    start = time.perf_counter()
+    NotebookClient(nb, timeout=900, kernel_name="python3",
+                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    elapsed = time.perf_counter() - start
+    strip_volatile(nb)
+    nbformat.write(nb, path)
+    return elapsed
+
+
+def main(argv: list[str]) -> int:
+    paths = [Path(p).resolve() for p in argv] or sorted((ROOT / "book").glob("*.ipynb"))
+    for path in paths:
+        print(f"{path.relative_to(ROOT)}: ", end="", flush=True)
+        print(f"{refresh(path):.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
