@@ -3,7 +3,10 @@ from __future__ import annotations
 
 import os
 
-from tqdm.auto import tqdm
+try:
+    from tqdm.auto import tqdm
+except ImportError:  # a bare machine (e.g. a GPU box running scripts/): loops run without a bar
+    tqdm = None
 
 
 def progress_enabled() -> bool:
@@ -12,7 +15,12 @@ def progress_enabled() -> bool:
 
 
 def progress(iterable, **kwargs):
-    """``tqdm.auto.tqdm(iterable, **kwargs)``, disabled when progress bars are switched off."""
+    """``tqdm.auto.tqdm(iterable, **kwargs)``, disabled when progress bars are switched off.
+
+    Without tqdm installed, returns ``iterable`` unchanged.
+    """
+    if tqdm is None:
+        return iterable
     kwargs.setdefault("disable", not progress_enabled())
     kwargs.setdefault("leave", False)
     return tqdm(iterable, **kwargs)

@@ -40,6 +40,9 @@ def interactive(draw, **controls):
 
 
 def _figure_png(fig, dpi: int) -> str:
+    """The figure as a PNG data URI (no timestamp metadata, so the bytes are reproducible); closes it."""
+    if not hasattr(fig, "savefig"):
+        raise ValueError(f"draw must return a matplotlib Figure, got {type(fig).__name__}")
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
     plt.close(fig)
@@ -77,7 +80,7 @@ def frame_slider(draw, values, label: str, *, default_index: int = 0, fmt: str =
         raise ValueError(f"default_index must be in 0..{len(values) - 1}, got {default_index}")
     frames = [_figure_png(draw(v), dpi) for v in values]
     shown = [fmt.format(v) for v in values]
-    uid = "ld-" + hashlib.sha1((label + "|".join(shown)).encode()).hexdigest()[:10]
+    uid = "ld-" + hashlib.sha1("|".join([label, *shown, *frames]).encode()).hexdigest()[:10]
     name = html.escape(label)
     return HTML(f"""<div class="lindiff-frame-slider" id="{uid}">
 <label>{name} = <span class="ld-value">{html.escape(shown[default_index])}</span><br>

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import digamma
 
-from ._checks import as_covariance, as_mean, check_positive_int, psd_eigh
+from ._checks import as_covariance, as_mean, check_positive_int, check_psd, psd_eigh
 
 _RTOL_SINGULAR = 1e-12
 
@@ -15,10 +15,17 @@ def gaussian_kl(mean_p, cov_p, mean_q, cov_q) -> float:
     KL = 1/2 [ tr(S_q^-1 S_p) - d + (m_q - m_p)^T S_q^-1 (m_q - m_p) + ln det S_q - ln det S_p ],
 
     evaluated in float64 in the eigenbasis of S_q, with log-determinants from eigenvalues and no
-    inverse of a singular matrix. Degenerate (singular) Gaussians are handled exactly: the result is
-    ``inf`` where p is not absolutely continuous with respect to q (p singular and q not, or p
-    putting mass outside the support of q); where both live on the same subspace the divergence is
-    computed in that subspace. Eigenvalues below 1e-12 times the largest count as zero.
+    inverse of a singular matrix. Degenerate (singular) Gaussians are handled exactly:
+
+    - q's null space is spanned by its eigenvectors with eigenvalue <= 1e-12 times its largest;
+      if p puts variance there (more than 1e-12 times p's largest variance) or its mean is offset
+      along it, p is not absolutely continuous with respect to q and the result is ``inf``;
+    - otherwise both live on q's range, of dimension r, and the formula is applied there with d
+      replaced by r; if S_p restricted to that range is singular (smallest eigenvalue <= 1e-12
+      times its largest), p is singular and q is not, and the result is ``inf``.
+
+    So KL(rho_N || rho) is ``inf`` for an empirical covariance of rank < d, while two Gaussians on
+    the same subspace get a finite divergence. Both covariances must be symmetric PSD.
 
     Returns
     -------
@@ -30,22 +37,27 @@ def gaussian_kl(mean_p, cov_p, mean_q, cov_q) -> float:
     S_p = as_covariance(cov_p, d, name="cov_p")
     m_q = as_mean(mean_q, d, name="mean_q")
     S_q = as_covariance(cov_q, d, name="cov_q")
+    check_psd(S_p, "cov_p")
     lam_q, V = psd_eigh(S_q, "cov_q")
-    scale = max(float(lam_q[-1]), float(np.max(np.diag(S_p))), 1e-300)
-    keep = lam_q > _RTOL_SINGULAR * scale
     delta = V.T @ (m_q - m_p)
     Sp_q = V.T @ S_p @ V  # S_p in q's eigenbasis
+    p_top = max(float(np.max(np.diag(S_p))), 0.0)
+    keep = lam_q > _RTOL_SINGULAR * lam_q[-1]
     if not np.all(keep):
         null = ~keep
-        # p must not put variance or mean offset on q's null space.
-        if (np.max(np.abs(np.diag(Sp_q)[null])) > _RTOL_SINGULAR * scale
-                or np.max(np.abs(delta[null])) > np.sqrt(_RTOL_SINGULAR * scale)):
+        # p must put neither variance nor a mean offset on q's null space.
+        length = np.sqrt(_RTOL_SINGULAR * max(p_top, float(lam_q[-1])))
+        length += _RTOL_SINGULAR * max(float(np.max(np.abs(m_p))), float(np.max(np.abs(m_q))))
+        if (np.max(np.diag(Sp_q)[null]) > _RTOL_SINGULAR * p_top
+                or np.max(np.abs(delta[null])) > length):
             return float("inf")
         lam_q, delta, Sp_q = lam_q[keep], delta[keep], Sp_q[np.ix_(keep, keep)]
-    lam_p = np.linalg.eigvalsh(0.5 * (Sp_q + Sp_q.T))
-    if lam_p[0] <= _RTOL_SINGULAR * scale:
-        return float("inf")
     r = lam_q.size
+    if r == 0:  # q is a point mass and p the same point mass
+        return 0.0
+    lam_p = np.linalg.eigvalsh(0.5 * (Sp_q + Sp_q.T))
+    if lam_p[0] <= _RTOL_SINGULAR * lam_p[-1]:
+        return float("inf")
     trace = np.sum(np.diag(Sp_q) / lam_q)
     maha = np.sum(delta**2 / lam_q)
     logdet = np.sum(np.log(lam_q)) - np.sum(np.log(lam_p))

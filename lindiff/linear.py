@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import as_covariance, as_data_matrix, as_mean, check_nonnegative, check_positive_int, psd_eigh
+from ._checks import (as_covariance, as_data_matrix, as_finite_array, as_mean, check_nonnegative,
+                      check_positive_int, check_psd, psd_eigh)
 from .sampler import diagonal_sample
 from .schedule import Schedule
 from .stats import empirical_stats
@@ -23,7 +24,9 @@ class LinearDiffusion:
     """The trained (optimal) linear diffusion model for given training statistics.
 
     Build it with :meth:`from_stats` or :meth:`fit`. Attributes ``eigenvalues`` (ascending,
-    clipped at 0) and ``eigenvectors`` (columns) are those of Sigma_0, without the ridge.
+    clipped at 0, exact zeros in directions the data never visited) and ``eigenvectors``
+    (orthonormal columns) are those of Sigma_0, without the ridge. The constructor takes such an
+    eigendecomposition directly; orthonormality of ``eigenvectors`` is not checked (O(d^3)).
     """
 
     def __init__(self, mean, eigenvalues, eigenvectors, schedule: Schedule, c: float = 0.0):
@@ -34,16 +37,27 @@ class LinearDiffusion:
         self.eigenvalues = np.asarray(eigenvalues, dtype=np.float64)
         self.eigenvectors = np.asarray(eigenvectors, dtype=np.float64)
         if self.eigenvalues.shape != (d,) or self.eigenvectors.shape != (d, d):
-            raise ValueError("eigenvalues must have shape (d,) and eigenvectors (d, d)")
-        if np.any(self.eigenvalues < 0) or not np.all(np.isfinite(self.eigenvalues)):
-            raise ValueError("eigenvalues must be finite and >= 0")
+            raise ValueError(
+                f"eigenvalues must have shape ({d},) and eigenvectors ({d}, {d}) for a mean of length {d}; "
+                f"got {self.eigenvalues.shape} and {self.eigenvectors.shape}"
+            )
+        if not (np.all(np.isfinite(self.eigenvalues)) and np.all(np.isfinite(self.eigenvectors))):
+            raise ValueError("eigenvalues and eigenvectors must be finite (no NaN or inf)")
+        if np.any(self.eigenvalues < 0):
+            raise ValueError("eigenvalues must be >= 0 (variances cannot be negative); "
+                             "build the model with LinearDiffusion.from_stats or .fit")
         self.schedule = schedule
         self.c = check_nonnegative(c, "c")
 
     # ------------------------------------------------------------------ construction
     @classmethod
     def from_stats(cls, mean, cov, schedule: Schedule, c: float = 0.0) -> "LinearDiffusion":
-        """The optimum for training mean ``mean`` (d,) and covariance ``cov`` (d, d), ridge ``c``."""
+        """The optimum for training mean ``mean`` (d,) and covariance ``cov`` (d, d), ridge ``c``.
+
+        Diagonalises ``cov`` once (O(d^3), the only cubic step); eigenvalues within round-off of
+        zero (``d * eps * lambda_max``) become exact zeros, the directions the data never visited.
+        ``cov`` must be symmetric positive semi-definite.
+        """
         mean = as_mean(mean)
         cov = as_covariance(cov, mean.size)
         evals, evecs = psd_eigh(cov)
@@ -86,45 +100,52 @@ class LinearDiffusion:
     def __call__(self, x, t) -> np.ndarray:
         """Predicted noise eps(x, t) = W_t (x + b_t) for a batch x of shape (n, d)."""
         a = self._step(t)
-        x = np.asarray(x, dtype=np.float64)
-        if x.ndim != 2 or x.shape[1] != self.d:
+        x = as_finite_array(x, "x", ndim=2)
+        if x.shape[1] != self.d:
             raise ValueError(f"x must have shape (n, {self.d}), got {x.shape}")
         V = self.eigenvectors
         return (((x - np.sqrt(a) * self.mean) @ V) * self.weight_eigenvalues(t)) @ V.T
 
     # ------------------------------------------------------------------ what it samples
-    def _v(self):
-        """v_t = abar_t lam + 1 - abar_t for t = 0..T (rows) and every direction (columns)."""
-        lam = self.eigenvalues + self.c
-        ab = np.concatenate(([1.0], self.schedule.alpha_bars))[:, None]
-        return ab * lam + (1.0 - ab)
-
     def sampling_variances(self) -> np.ndarray:
         """Variance of the sampler output along each eigenvector of Sigma_0 (exact, finite T).
 
-        With lam = lambda_nu + c and v_t = abar_t lam + 1 - abar_t (v_0 = lam), the gains telescope to
+        With lam = lambda_nu + c and v_t = abar_t lam + 1 - abar_t (v_0 = lam), the per-step gain is
+        A_t = sqrt(alpha_t) v_{t-1} / v_t, the gains telescope, and
 
             C(lam) = lam^2 [ abar_T / v_T^2 + sum_{t=1..T} sigma_t^2 abar_{t-1} / v_{t-1}^2 ].
 
-        The t = 1 term is sigma_1^2 exactly (v_0 = lam), so a direction with lam = 0 keeps the
-        variance beta_1 and the formula never divides by zero. Cost O(T d).
+        The t = 1 term is sigma_1^2 = beta_1 exactly (v_0 = lam), so a direction with lam = 0 keeps
+        the variance beta_1. Evaluated as beta_1 + sum_t coef_t (lam / v_t)^2 with the ratios
+        lam / v_t <= 1 / abar_t, which never divides by zero and never overflows, even for huge lam.
+        Cost O(T d): one (T, d) array and a matrix-vector product.
         """
-        lam = self.eigenvalues + self.c
-        v = self._v()
         sched = self.schedule
-        abar_prev = sched.alpha_bars_prev[1:, None]  # abar_{t-1} for t = 2..T
-        tail = np.sum(sched.betas[1:, None] * abar_prev / v[1:-1] ** 2, axis=0)
-        return sched.betas[0] + lam**2 * (sched.alpha_bars[-1] / v[-1] ** 2 + tail)
+        lam = self.eigenvalues + self.c
+        ab = sched.alpha_bars[:, None]
+        ratio = ab * lam
+        ratio += 1.0 - ab
+        np.divide(lam, ratio, out=ratio)  # lam / v_t for t = 1..T
+        np.square(ratio, out=ratio)
+        # coef_t = beta_{t+1} abar_t for t = 1..T-1 (terms t+1 = 2..T of the sum), abar_T for t = T
+        coef = np.append(sched.betas[1:] * sched.alpha_bars[:-1], sched.alpha_bars[-1])
+        return sched.betas[0] + coef @ ratio
 
     def sampling_mean_coefficients(self) -> np.ndarray:
-        """Mean of the sampler output along each eigenvector: (1 - abar_T lam / v_T) (e_nu . mu_0)."""
+        """Mean of the sampler output along each eigenvector: (1 - abar_T lam / v_T) (e_nu . mu_0).
+
+        lam = lambda_nu + c and v_T = abar_T lam + 1 - abar_T, as in :meth:`sampling_variances`.
+        """
         lam = self.eigenvalues + self.c
-        v_T = self._v()[-1]
-        return (1.0 - self.schedule.alpha_bars[-1] * lam / v_T) * (self.eigenvectors.T @ self.mean)
+        abar_T = self.schedule.alpha_bars[-1]
+        v_T = abar_T * lam + 1.0 - abar_T
+        return (1.0 - abar_T * lam / v_T) * (self.eigenvectors.T @ self.mean)
 
     def sampling_distribution(self):
         """Exact law N(mean, cov) of what the finite-T ancestral sampler produces.
 
+        mean = V m and cov = V diag(C) V^T, with V the eigenvectors of Sigma_0 and m, C from
+        :meth:`sampling_mean_coefficients` and :meth:`sampling_variances`; O(d^3) for the product.
         As T -> infinity with abar_T -> 0 it tends to N(mu_0, Sigma_0 + c Id) (plus the beta_1
         floor in directions of zero variance).
 
@@ -134,14 +155,15 @@ class LinearDiffusion:
         cov : ndarray, shape (d, d)
         """
         V = self.eigenvectors
-        cov = (V * self.sampling_variances()) @ V.T
-        return V @ self.sampling_mean_coefficients(), 0.5 * (cov + cov.T)
+        B = V * np.sqrt(self.sampling_variances())  # variances >= beta_1 > 0
+        return V @ self.sampling_mean_coefficients(), B @ B.T  # B @ B.T is exactly symmetric (syrk)
 
     def sample(self, n: int, seed=0, progress_bar: bool = True) -> np.ndarray:
         """Draw n samples by running the ancestral sampler in the eigenbasis of Sigma_0.
 
-        Same sampler as :func:`lindiff.ddpm_sample` with this model as eps, at O(T n d) instead of
-        O(T n d^2) cost: u_T and every z_t are drawn in eigen-coordinates.
+        Same sampler (and law) as :func:`lindiff.ddpm_sample` with this model as eps, at O(T n d)
+        instead of O(T n d^2) cost: u_T and every z_t are drawn in eigen-coordinates, so the random
+        stream differs from ddpm_sample's for the same seed. Drawing the T n d normals dominates.
 
         Returns
         -------
@@ -169,7 +191,9 @@ class LinearDiffusion:
         """Training loss < || eps - W_t (x_t + b_t) ||^2 > over eps and the training rows.
 
         At step t, with a = abar_t, s = 1 - a, k_nu = a (lambda_nu + c) + s:
-        L_train(t) = sum_nu [ 1 - 2 s / k_nu + s (a lambda_nu + s) / k_nu^2 ].
+        L_train(t) = sum_nu [ 1 - 2 s / k_nu + s (a lambda_nu + s) / k_nu^2 ]
+        (for c = 0: sum_nu a lambda_nu / (a lambda_nu + s)). For c > 0 this is the plain DDPM loss
+        on the training rows at the ridge solution, without the penalty abar_t c ||W_t||_F^2.
 
         Parameters
         ----------
@@ -188,7 +212,7 @@ class LinearDiffusion:
         """sigma~^2_nu = e_nu^T (Sigma + (mu - mu_0)(mu - mu_0)^T) e_nu."""
         mu = as_mean(true_mean, self.d, name="true_mean")
         Sigma = as_covariance(true_cov, self.d, name="true_cov")
-        psd_eigh(Sigma, "true_cov")
+        check_psd(Sigma, "true_cov")
         V = self.eigenvectors
         return np.einsum("ij,ij->j", V, Sigma @ V) + (V.T @ (mu - self.mean)) ** 2
 
@@ -197,7 +221,11 @@ class LinearDiffusion:
 
         Same as :meth:`train_loss` with lambda_nu replaced by sigma~^2_nu =
         e_nu^T (Sigma + (mu - mu_0)(mu - mu_0)^T) e_nu in the numerator term. Summed over t if t is
-        omitted.
+        omitted. The generalisation gap at step t, for every c >= 0, is
+
+            L_test(t) - L_train(t) = (s / a) Tr[ (Sigma - Sigma_0 + delta delta^T) (Sigma_0 + kappa_t Id)^-2 ]
+
+        with delta = mu - mu_0 and kappa_t = c + s / a.
         """
         m2 = self._test_second_moments(true_mean, true_cov)
         if t is None:

@@ -32,6 +32,7 @@ def ddpm_sample(eps_model, schedule: Schedule, n: int, d: int, seed=0, progress_
     """
     if not callable(eps_model):
         raise ValueError("eps_model must be a callable eps_model(x, t)")
+    _check_schedule(schedule)
     n = check_positive_int(n, "n")
     d = check_positive_int(d, "d")
     rng = np.random.default_rng(seed)
@@ -48,8 +49,14 @@ def ddpm_sample(eps_model, schedule: Schedule, n: int, d: int, seed=0, progress_
     return u
 
 
+def _check_schedule(schedule) -> None:
+    if not isinstance(schedule, Schedule):
+        raise ValueError(f"schedule must be a lindiff.Schedule (e.g. Schedule.linear()), got {type(schedule).__name__}")
+
+
 def _step_coefficients(w, m, schedule: Schedule):
     """Gain a_t and offset o_t of u_{t-1} = a_t u_t + o_t + sigma_t z for eps = w_t (u - m_t)."""
+    _check_schedule(schedule)
     w = as_finite_array(w, "w")
     if w.ndim != 2 or w.shape[0] != schedule.T:
         raise ValueError(f"w must have shape (T, d) with T = {schedule.T}, got {w.shape}")
@@ -114,7 +121,14 @@ def diagonal_sample(w, m, schedule: Schedule, n: int, seed=0, progress_bar: bool
     gain, offset = _step_coefficients(w, m, schedule)
     rng = np.random.default_rng(seed)
     y = rng.standard_normal((n, gain.shape[1]))
+    z = np.empty_like(y)
+    sigmas = schedule.sigmas
     for i in progress(range(schedule.T - 1, -1, -1), desc="sampling", total=schedule.T,
                       **({} if progress_bar else {"disable": True})):
-        y = gain[i] * y + offset[i] + schedule.sigmas[i] * rng.standard_normal(y.shape)
+        # y <- a_t y + o_t + sigma_t z, in place (drawing the T n d normals dominates the cost)
+        y *= gain[i]
+        y += offset[i]
+        rng.standard_normal(out=z)
+        z *= sigmas[i]
+        y += z
     return y

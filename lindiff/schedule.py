@@ -30,7 +30,9 @@ class Schedule:
         if betas.size < 1:
             raise ValueError("betas is empty; a schedule needs T >= 1 steps")
         if np.any(betas <= 0) or np.any(betas >= 1):
-            raise ValueError("every beta_t must lie in (0, 1); got values outside that range")
+            raise ValueError(
+                f"every beta_t must lie in (0, 1); got values from {betas.min():.3g} to {betas.max():.3g}"
+            )
         betas = betas.copy()
         betas.setflags(write=False)
         object.__setattr__(self, "betas", betas)
@@ -39,9 +41,14 @@ class Schedule:
     def linear(cls, T: int = 1000, beta_min: float = 1e-4, beta_max: float = 1e-2) -> "Schedule":
         """The talk's linear schedule beta_t = beta_min + (beta_max - beta_min) t / T, t = 1..T.
 
-        ``beta_max = 1e-2`` is the talk's value; Ho et al. (2020) use ``2e-2``.
+        ``beta_max = 1e-2`` is the talk's value; Ho et al. (2020) use ``2e-2``. Note that the first
+        step has beta_1 = beta_min + (beta_max - beta_min) / T, slightly above ``beta_min``.
         """
         T = check_positive_int(T, "T")
+        try:
+            beta_min, beta_max = float(beta_min), float(beta_max)
+        except (TypeError, ValueError):
+            raise ValueError(f"beta_min and beta_max must be numbers, got {beta_min!r}, {beta_max!r}") from None
         if not (0 < beta_min <= beta_max < 1):
             raise ValueError(
                 f"need 0 < beta_min <= beta_max < 1, got beta_min={beta_min}, beta_max={beta_max}"

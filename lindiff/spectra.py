@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import as_covariance, as_finite_array, check_nonnegative, check_positive_int
+from ._checks import as_covariance, as_finite_array, check_nonnegative, check_positive_int, check_psd
 
 
 def power_law_spectrum(d: int, k: float, trace: float | None = None) -> np.ndarray:
@@ -25,8 +25,8 @@ def power_law_spectrum(d: int, k: float, trace: float | None = None) -> np.ndarr
     """
     d = check_positive_int(d, "d")
     k = check_nonnegative(k, "k")
-    trace = float(d) if trace is None else float(trace)
-    if not np.isfinite(trace) or trace <= 0:
+    trace = float(d) if trace is None else check_nonnegative(trace, "trace")
+    if trace <= 0:
         raise ValueError(f"trace must be a finite number > 0, got {trace!r}")
     nu = np.arange(1, d + 1, dtype=np.float64)
     lam = nu ** (-k)
@@ -57,8 +57,14 @@ def participation_ratio(x) -> float:
     Parameters
     ----------
     x : array_like
-        Either a 1-D array of eigenvalues (>= 0) or a 2-D covariance matrix, for which
-        d_eff = (Tr Sigma)^2 / Tr Sigma^2 (no eigendecomposition needed).
+        Either a 1-D array of eigenvalues (>= 0) or a 2-D symmetric PSD covariance matrix, for
+        which d_eff = (Tr Sigma)^2 / Tr Sigma^2 (no eigendecomposition needed; positive
+        semi-definiteness is checked with a Cholesky factorisation).
+
+    Returns
+    -------
+    float
+        Between 1 (one non-zero eigenvalue) and d (isotropic).
     """
     arr = as_finite_array(x, "x")
     if arr.ndim == 1:
@@ -69,8 +75,7 @@ def participation_ratio(x) -> float:
         s1, s2 = arr.sum(), np.sum(arr**2)
     elif arr.ndim == 2:
         cov = as_covariance(arr, name="x")
-        if np.any(np.diag(cov) < 0):
-            raise ValueError("x has negative diagonal entries; it is not a covariance matrix")
+        check_psd(cov, "x")
         s1, s2 = np.trace(cov), np.sum(cov * cov)
     else:
         raise ValueError(f"x must be 1-D eigenvalues or a 2-D covariance, got shape {arr.shape}")

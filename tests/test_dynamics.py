@@ -1,0 +1,294 @@
+"""Tests of lindiff.dynamics: the closed-form gradient flow / descent of the linear denoiser.
+
+Every closed form is checked against an independent computation: the matrix gradient flow
+integrated numerically with finite-difference gradients of the loss written over the training
+rows, the sampler run step by step (dense recursion and Monte Carlo), Monte-Carlo losses, the
+generic Gaussian KL, and brute-force grids for the optimal stopping time and ridge.
+"""
+import numpy as np
+import pytest
+from scipy.integrate import solve_ivp
+
+import lindiff as ld
+from lindiff import dynamics
+from lindiff.dynamics import GradientFlow, KLToTruth, effective_ridge, optimal_ridge, ridge_kl
+from lindiff.train import affine_sampler_law
+
+SCHED = ld.Schedule.linear(T=12, beta_min=1e-3, beta_max=0.3)
+
+
+def _problem(d=4, N=3, seed=0, shift=0.7):
+    """N < d training rows with a non-zero mean, and a full-rank truth."""
+    rng = np.random.default_rng(seed)
+    Sigma = ld.rotated_covariance(ld.power_law_spectrum(d, 1.0), seed=seed + 1)
+    mu = np.full(d, 0.3)
+    X = rng.multivariate_normal(mu, Sigma, size=N) + shift
+    return X, mu, Sigma
+
+
+def _loss_over_rows(W, t, X, c=0.0):
+    """Noise-averaged loss of step t written over the rows (b_t at its optimum):
+    ||Id - sqrt(s) W||^2 + (a / N) sum_i ||W (x_i - mu_0)||^2 + a c ||W||^2."""
+    a = SCHED.alpha_bars[t - 1]
+    Xc = X - X.mean(axis=0)
+    d = W.shape[0]
+    return (np.sum((np.eye(d) - np.sqrt(1 - a) * W) ** 2) + a * np.mean(np.sum((Xc @ W.T) ** 2, axis=1))
+            + a * c * np.sum(W**2))
+
+
+def _fd_grad(W, t, X, c=0.0, h=1e-4):
+    """Central finite differences of the loss (exact up to rounding: the loss is quadratic)."""
+    g = np.zeros_like(W)
+    for idx in np.ndindex(*W.shape):
+        E = np.zeros_like(W)
+        E[idx] = h
+        g[idx] = (_loss_over_rows(W + E, t, X, c) - _loss_over_rows(W - E, t, X, c)) / (2 * h)
+    return g
+
+
+def _dense(flow, w):
+    """Per-mode weights (T, d) -> matrices V diag(w_t) V^T and the optimal biases."""
+    V = flow.model.eigenvectors
+    W = np.einsum("ik,tk,jk->tij", V, w, V)
+    b = -np.sqrt(SCHED.alpha_bars)[:, None] * flow.model.mean
+    return W, b
+
+
+@pytest.mark.parametrize("c", [0.0, 0.3])
+def test_flow_limits_are_zero_and_the_closed_form_optimum(c):
+    X, _, _ = _problem()
+    model = ld.LinearDiffusion.fit(X, SCHED, c=c)
+    flow = GradientFlow(model, eta=0.1)
+    assert np.all(flow.weights(0.0) == 0)
+    w_inf = flow.weights(np.inf)
+    for t in range(1, SCHED.T + 1):
+        np.testing.assert_allclose(w_inf[t - 1], model.weight_eigenvalues(t), rtol=1e-13)
+    np.testing.assert_allclose(flow.weights(np.inf, discrete=True), w_inf, rtol=1e-13)
+
+
+@pytest.mark.parametrize("c", [0.0, 0.2])
+def test_gradient_descent_formula_matches_descent_with_numerical_gradients(c):
+    X, _, _ = _problem()
+    model = ld.LinearDiffusion.fit(X, SCHED, c=c)
+    eta = 0.05
+    flow = GradientFlow(model, eta=eta)
+    V = model.eigenvectors
+    for t in (1, 5, 12):
+        W = np.zeros((4, 4))
+        for n in range(1, 31):
+            W = W - eta * _fd_grad(W, t, X, c)
+            if n in (1, 7, 30):
+                w = flow.weights(n, discrete=True)[t - 1]
+                np.testing.assert_allclose(W, (V * w) @ V.T, atol=1e-8)
+
+
+def test_flow_formula_solves_the_matrix_gradient_flow():
+    X, _, _ = _problem()
+    model = ld.LinearDiffusion.fit(X, SCHED)
+    eta, tau, t = 0.3, 6.0, 4
+    flow = GradientFlow(model, eta=eta)
+    sol = solve_ivp(lambda _, y: -eta * _fd_grad(y.reshape(4, 4), t, X).ravel(), (0, tau), np.zeros(16),
+                    rtol=1e-10, atol=1e-12)
+    V = model.eigenvectors
+    np.testing.assert_allclose(sol.y[:, -1].reshape(4, 4), (V * flow.weights(tau)[t - 1]) @ V.T, atol=1e-7)
+
+
+def test_descent_tends_to_the_flow_as_eta_shrinks():
+    X, _, _ = _problem()
+    model = ld.LinearDiffusion.fit(X, SCHED)
+    eta, tau = 0.05, 20.0
+    target = GradientFlow(model, eta).weights(tau)
+    errors = []
+    for m in (1, 4, 16):
+        gd = GradientFlow(model, eta / m).weights(m * tau, discrete=True)
+        errors.append(np.max(np.abs(gd - target)))
+    assert errors[0] > 0
+    # first-order convergence: each 4x smaller step cuts the error about 4x
+    assert 3.0 < errors[0] / errors[1] < 5.0 and 3.0 < errors[1] / errors[2] < 5.0
+
+
+def test_small_stiffness_modes_learn_last():
+    X, _, _ = _problem(d=5, N=3)
+    model = ld.LinearDiffusion.fit(X, SCHED)
+    flow = GradientFlow(model, eta=0.1)
+    k = flow.stiffness
+    frac = flow.weights(3.0) / flow.weights(np.inf)
+    # fraction learned is 1 - exp(-2 eta tau k): ordered like k, step by step
+    for t in range(SCHED.T):
+        order = np.argsort(k[t])
+        assert np.all(np.diff(frac[t, order]) >= -1e-15)
+    # the least learned of all: an unseen direction (lambda = 0) at t = 1, where k = 1 - abar_1
+    i, nu = np.unravel_index(np.argmin(frac), frac.shape)
+    assert i == 0 and model.eigenvalues[nu] == 0
+    np.testing.assert_allclose(k[0, nu], 1 - SCHED.alpha_bars[0], rtol=1e-14)
+
+
+def test_sampling_law_matches_dense_recursion_and_the_sampler():
+    X, _, _ = _problem()
+    model = ld.LinearDiffusion.fit(X, SCHED)
+    flow = GradientFlow(model, eta=0.2)
+    tau = 4.0
+    mean, cov = flow.sampling_distribution(tau)
+    W, b = _dense(flow, flow.weights(tau))
+    mean_rec, cov_rec = affine_sampler_law(W, b, SCHED)
+    np.testing.assert_allclose(mean, mean_rec, atol=1e-12)
+    np.testing.assert_allclose(cov, cov_rec, atol=1e-12)
+
+    n = 40_000
+    samples = ld.ddpm_sample(lambda x, t: (x + b[t - 1]) @ W[t - 1].T, SCHED, n, 4, seed=3, progress_bar=False)
+    se_mean = np.sqrt(np.diag(cov) / n)
+    assert np.all(np.abs(samples.mean(axis=0) - mean) < 5 * se_mean)
+    emp = np.cov(samples.T)
+    se_cov = np.sqrt((np.outer(np.diag(cov), np.diag(cov)) + cov**2) / n)
+    assert np.all(np.abs(emp - cov) < 5 * se_cov)
+
+
+def test_vectorised_sampling_law_equals_one_at_a_time():
+    X, _, _ = _problem()
+    flow = GradientFlow(ld.LinearDiffusion.fit(X, SCHED), eta=0.2)
+    taus = np.array([0.0, 1.0, 7.5, np.inf])
+    mean, var = flow.sampling_law(taus)
+    for i, tau in enumerate(taus):
+        m1, v1 = flow.sampling_law(tau)
+        np.testing.assert_allclose(mean[i], m1, rtol=1e-13, atol=1e-15)
+        np.testing.assert_allclose(var[i], v1, rtol=1e-13)
+    # untrained (W = 0): the sampler just rescales its own noise; fully trained: the model's law
+    model = flow.model
+    np.testing.assert_allclose(var[-1], model.sampling_variances(), rtol=1e-10)
+    np.testing.assert_allclose(mean[-1], model.sampling_mean_coefficients(), rtol=1e-10, atol=1e-13)
+
+
+def test_losses_match_monte_carlo_and_the_fully_trained_model():
+    X, mu, Sigma = _problem()
+    model = ld.LinearDiffusion.fit(X, SCHED, c=0.1)
+    flow = GradientFlow(model, eta=0.2)
+    np.testing.assert_allclose(flow.train_loss(np.inf), model.train_loss(), rtol=1e-12)
+    np.testing.assert_allclose(flow.test_loss(np.inf, mu, Sigma), model.test_loss(mu, Sigma), rtol=1e-12)
+
+    tau, t = 3.0, 6
+    W, b = _dense(flow, flow.weights(tau))
+    a = SCHED.alpha_bars[t - 1]
+    rng = np.random.default_rng(5)
+    n = 400_000
+    for x0, exact in ((rng.multivariate_normal(mu, Sigma, size=n), flow.test_loss(tau, mu, Sigma, steps=[t])),
+                      (X[rng.integers(len(X), size=n)], flow.train_loss(tau, steps=[t]))):
+        eps = rng.standard_normal(x0.shape)
+        xt = np.sqrt(a) * x0 + np.sqrt(1 - a) * eps
+        per = np.sum((eps - (xt + b[t - 1]) @ W[t - 1].T) ** 2, axis=1)
+        assert abs(per.mean() - exact) < 5 * per.std() / np.sqrt(n)
+    steps_sum = sum(flow.train_loss(tau, steps=[s]) for s in range(1, SCHED.T + 1))
+    np.testing.assert_allclose(steps_sum, flow.train_loss(tau), rtol=1e-12)
+
+
+def test_kl_to_truth_matches_gaussian_kl():
+    X, mu, Sigma = _problem(d=5, N=3)
+    flow = GradientFlow(ld.LinearDiffusion.fit(X, SCHED), eta=0.2)
+    taus = np.array([0.5, 2.0, np.inf])
+    kl = flow.kl(taus, mu, Sigma)
+    for i, tau in enumerate(taus):
+        mean, cov = flow.sampling_distribution(tau)
+        np.testing.assert_allclose(kl[i], ld.gaussian_kl(mean, cov, mu, Sigma), rtol=1e-10)
+    assert isinstance(flow.kl(1.0, mu, Sigma), float)
+    # a singular truth: every law of full rank is infinitely far from it
+    singular = Sigma.copy()
+    lam, U = np.linalg.eigh(singular)
+    singular = (U * np.r_[0.0, lam[1:]]) @ U.T
+    assert np.isinf(flow.kl(1.0, mu, 0.5 * (singular + singular.T)))
+
+
+def test_effective_ridge_matches_early_stopping_for_weak_modes():
+    X, _, _ = _problem(d=5, N=3)
+    model = ld.LinearDiffusion.fit(X, SCHED)
+    eta = 0.1
+    flow = GradientFlow(model, eta)
+    t = 2
+    a = SCHED.alpha_bars[t - 1]
+    weak = model.eigenvalues == 0            # the d - N + 1 = 3 unseen directions
+    assert weak.sum() == 3
+    for tau in (0.5, 2.0, 8.0):
+        c_eff = effective_ridge(tau, eta, SCHED)[t - 1]
+        np.testing.assert_allclose(c_eff, 1 / (2 * eta * tau * a), rtol=1e-14)
+        ridge = ld.LinearDiffusion(model.mean, model.eigenvalues, model.eigenvectors, SCHED, c=c_eff)
+        ratio = flow.weights(tau)[t - 1, weak] / ridge.weight_eigenvalues(t)[weak]
+        x = 2 * eta * tau * flow.stiffness[t - 1, weak]   # the small parameter
+        assert np.all(x < 0.2)
+        # (1 - e^-x)(1 + x) / x = 1 + x/2 + O(x^2): first-order agreement
+        assert np.all(np.abs(ratio - 1 - x / 2) < x**2)
+    np.testing.assert_allclose(effective_ridge(np.array([1.0, 2.0]), eta, SCHED)[1],
+                               effective_ridge(2.0, eta, SCHED), rtol=1e-15)
+
+
+def test_weight_decay_is_a_step_dependent_ridge():
+    X, _, _ = _problem()
+    model = ld.LinearDiffusion.fit(X, SCHED)
+    wd = 0.3
+    w = GradientFlow(model, eta=0.1, weight_decay=wd).weights(np.inf)
+    for t in (1, 6, 12):
+        c_t = wd / (2 * SCHED.alpha_bars[t - 1])
+        ridge = ld.LinearDiffusion(model.mean, model.eigenvalues, model.eigenvectors, SCHED, c=c_t)
+        np.testing.assert_allclose(w[t - 1], ridge.weight_eigenvalues(t), rtol=1e-13)
+
+
+def test_optimal_stopping_and_ridge_are_minima_of_the_kl():
+    sched = ld.Schedule.linear(T=100)
+    X, mu, Sigma = _problem(d=8, N=4, seed=2, shift=0.0)
+    model = ld.LinearDiffusion.fit(X, sched)
+    flow = GradientFlow(model, eta=0.05)
+    taus = np.logspace(-1, 5, 25)
+    tau_star, kl_star = flow.optimal_stopping(mu, Sigma, taus)
+    dense = np.logspace(-1, 5, 3000)
+    brute = flow.kl(dense, mu, Sigma)
+    assert kl_star <= brute.min() + 1e-6
+    assert abs(np.log(tau_star / dense[np.argmin(brute)])) < 0.02
+    np.testing.assert_allclose(kl_star, flow.kl(tau_star, mu, Sigma), rtol=1e-12)
+    # N < d: stopping early beats training to convergence, and beats not training
+    assert kl_star < flow.kl(np.inf, mu, Sigma) and kl_star < flow.kl(0.0, mu, Sigma)
+
+    cs = np.logspace(-3, 2, 20)
+    c_star, klc = optimal_ridge(model, mu, Sigma, cs)
+    dense_c = np.logspace(-3, 2, 2000)
+    brute_c = ridge_kl(model, dense_c, mu, Sigma)
+    assert klc <= brute_c.min() + 1e-6
+    assert abs(np.log(c_star / dense_c[np.argmin(brute_c)])) < 0.02
+    ridged = ld.LinearDiffusion.fit(X, sched, c=c_star)
+    np.testing.assert_allclose(klc, ld.gaussian_kl(*ridged.sampling_distribution(), mu, Sigma), rtol=1e-9)
+
+
+@pytest.mark.parametrize("call", [
+    lambda f: f.weights(-1.0),
+    lambda f: f.weights(np.nan),
+    lambda f: f.weights([[1.0]]),
+    lambda f: f.weights("soon"),
+    lambda f: f.weights(2.5, discrete=True),
+    lambda f: f.sampling_distribution([1.0, 2.0]),
+    lambda f: f.kl(1.0, np.zeros(3), np.eye(3)),
+    lambda f: f.kl(1.0, np.zeros(4), -np.eye(4)),
+    lambda f: f.optimal_stopping(np.zeros(4), np.eye(4), [1.0, 0.5, 2.0]),
+    lambda f: f.train_loss(1.0, steps=[0]),
+])
+def test_bad_input_raises(call):
+    X, _, _ = _problem()
+    flow = GradientFlow(ld.LinearDiffusion.fit(X, SCHED), eta=0.1)
+    with pytest.raises(ValueError):
+        call(flow)
+
+
+def test_bad_construction_raises():
+    X, _, _ = _problem()
+    model = ld.LinearDiffusion.fit(X, SCHED)
+    with pytest.raises(ValueError):
+        GradientFlow(X, eta=0.1)
+    for eta in (0.0, -1.0, np.inf, "fast"):
+        with pytest.raises(ValueError):
+            GradientFlow(model, eta=eta)
+    with pytest.raises(ValueError):
+        GradientFlow(model, eta=0.1, weight_decay=-1)
+    with pytest.raises(ValueError, match="diverges"):
+        GradientFlow(model, eta=10.0).weights(3, discrete=True)
+    with pytest.raises(ValueError):
+        effective_ridge(1.0, 0.1, "schedule")
+    with pytest.raises(ValueError):
+        KLToTruth(np.eye(3), np.zeros(3), np.eye(3))(np.zeros(3), np.array([1.0, 0.0, 1.0]))
+    with pytest.raises(ValueError):
+        optimal_ridge(model, np.zeros(4), np.eye(4), [0.0, 1.0, 2.0])
+    assert dynamics.GradientFlow(model, eta=0.1).schedule is SCHED

@@ -1,0 +1,123 @@
+"""The generic and the diagonal samplers against independent recursions and against each other."""
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as hs
+
+from lindiff import LinearDiffusion, Schedule, ddpm_sample, diagonal_sample, diagonal_sampler_law
+
+SHORT = Schedule.linear(T=100, beta_min=1e-3, beta_max=0.08)
+
+
+def _scalar_law(w, m, sched, nu):
+    """The sampler law of one coordinate by a plain Python loop over the steps (no numpy arrays)."""
+    mean, var = 0.0, 1.0
+    for t in range(sched.T, 0, -1):
+        beta, abar = float(sched.betas[t - 1]), float(sched.alpha_bars[t - 1])
+        wt, mt = float(w[t - 1, nu]), float(m[t - 1, nu])
+        # u <- (u - beta / sqrt(1 - abar) * wt (u - mt)) / sqrt(1 - beta) + sqrt(beta) z
+        gain = (1.0 - beta / (1.0 - abar) ** 0.5 * wt) / (1.0 - beta) ** 0.5
+        mean = gain * mean + beta / (1.0 - abar) ** 0.5 * wt * mt / (1.0 - beta) ** 0.5
+        var = gain**2 * var + beta
+    return mean, var
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=hs.integers(0, 2**31), d=hs.integers(1, 5), T=hs.integers(1, 40))
+def test_diagonal_law_against_scalar_loop(seed, d, T):
+    rng = np.random.default_rng(seed)
+    sched = Schedule.linear(T, 1e-3, 0.1)
+    w = rng.uniform(-1, 3, (T, d))  # arbitrary weights, e.g. during training
+    m = rng.normal(size=(T, d))
+    mean, var = diagonal_sampler_law(w, m, sched)
+    for nu in range(d):
+        ref_mean, ref_var = _scalar_law(w, m, sched, nu)
+        assert mean[nu] == pytest.approx(ref_mean, rel=1e-10, abs=1e-12)
+        assert var[nu] == pytest.approx(ref_var, rel=1e-10)
+
+
+def test_diagonal_law_of_the_optimum_is_the_closed_form(make_data):
+    # with w = the optimum's weight eigenvalues and m_t = sqrt(abar_t) V^T mu_0, the recursion
+    # reproduces C(lam) and (1 - abar_T lam / v_T) (e . mu_0) of MATH.md section 3.
+    sched = Schedule.linear()
+    for N, c in ((3, 0.0), (12, 0.0), (3, 0.4)):
+        model = LinearDiffusion.fit(make_data(N, 8, seed=N), sched, c=c)
+        w = np.array([model.weight_eigenvalues(t) for t in range(1, sched.T + 1)])
+        m = np.sqrt(sched.alpha_bars)[:, None] * (model.eigenvectors.T @ model.mean)
+        mean, var = diagonal_sampler_law(w, m, sched)
+        lam = model.eigenvalues + c
+        ab = np.concatenate(([1.0], sched.alpha_bars))[:, None]
+        v = ab * lam + 1 - ab
+        with np.errstate(divide="ignore", invalid="ignore"):
+            sums = sched.alpha_bars[-1] / v[-1] ** 2 + np.sum(sched.betas[:, None] * ab[:-1] / v[:-1] ** 2, axis=0)
+            closed = np.where(lam > 0, lam**2 * sums, sched.betas[0])
+        np.testing.assert_allclose(var, closed, rtol=1e-9)
+        np.testing.assert_allclose(var, model.sampling_variances(), rtol=1e-9)
+        np.testing.assert_allclose(mean, model.sampling_mean_coefficients(), rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(mean, (1 - ab[-1] * lam / v[-1]) * (model.eigenvectors.T @ model.mean),
+                                   rtol=1e-9, atol=1e-12)
+
+
+def test_diagonal_sample_follows_its_law(gaussian_lr_pvalue):
+    rng = np.random.default_rng(4)
+    d, n = 5, 20_000
+    w = rng.uniform(0, 2, (SHORT.T, d))
+    m = rng.normal(size=d)  # broadcast over steps
+    mean, var = diagonal_sampler_law(w, m, SHORT)
+    y = diagonal_sample(w, m, SHORT, n, seed=1, progress_bar=False)
+    assert gaussian_lr_pvalue(y, mean, np.diag(var)) > 1e-3
+    np.testing.assert_array_equal(y, diagonal_sample(w, m, SHORT, n, seed=1, progress_bar=False))
+
+
+def test_likelihood_ratio_check_has_power(gaussian_lr_pvalue):
+    # the acceptance test used above rejects laws that are off by 10 % in one variance or by
+    # 0.05 standard deviations in one mean, at the sample sizes used
+    rng = np.random.default_rng(0)
+    d, n = 4, 20_000
+    x = rng.standard_normal((n, d))
+    assert gaussian_lr_pvalue(x, np.zeros(d), np.eye(d)) > 1e-3
+    assert gaussian_lr_pvalue(x, np.zeros(d), np.diag([1.10, 1, 1, 1])) < 1e-3
+    assert gaussian_lr_pvalue(x, np.array([0.05, 0, 0, 0]), np.eye(d)) < 1e-3
+
+
+def test_ddpm_sample_with_zero_model(gaussian_lr_pvalue):
+    # eps = 0: u_{t-1} = u_t / sqrt(alpha_t) + sigma_t z, so Var u_0 = 1/abar_T + sum_t beta_t / abar_{t-1}
+    d, n = 3, 20_000
+    u = ddpm_sample(lambda x, t: np.zeros_like(x), SHORT, n, d, seed=0, progress_bar=False)
+    var = 1.0 / SHORT.alpha_bars[-1] + np.sum(SHORT.betas / SHORT.alpha_bars_prev)
+    assert gaussian_lr_pvalue(u, np.zeros(d), var * np.eye(d)) > 1e-3
+    _, ref_var = diagonal_sampler_law(np.zeros((SHORT.T, d)), 0.0, SHORT)
+    np.testing.assert_allclose(ref_var, var, rtol=1e-12)
+
+
+def test_ddpm_sample_calls_every_step_in_order():
+    seen = []
+
+    def eps(x, t):
+        seen.append(t)
+        return np.zeros_like(x)
+
+    ddpm_sample(eps, Schedule.linear(T=7), 2, 3, progress_bar=False)
+    assert seen == [7, 6, 5, 4, 3, 2, 1]
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: ddpm_sample(None, SHORT, 2, 3), "eps_model must be a callable"),
+        (lambda: ddpm_sample(lambda x, t: x[:, :1], SHORT, 2, 3, progress_bar=False),
+         r"eps_model returned shape \(2, 1\) at t=100, expected \(2, 3\)"),
+        (lambda: ddpm_sample(lambda x, t: x, "linear", 2, 3), "schedule must be a lindiff.Schedule"),
+        (lambda: ddpm_sample(lambda x, t: x, SHORT, 0, 3), "n must be >= 1"),
+        (lambda: ddpm_sample(lambda x, t: x, SHORT, 2, 0), "d must be >= 1"),
+        (lambda: diagonal_sampler_law(np.ones((99, 3)), 0.0, SHORT), r"w must have shape \(T, d\) with T = 100"),
+        (lambda: diagonal_sampler_law(np.ones(100), 0.0, SHORT), r"w must have shape \(T, d\)"),
+        (lambda: diagonal_sampler_law(np.ones((100, 3)), np.ones(4), SHORT), "does not broadcast"),
+        (lambda: diagonal_sampler_law(np.full((100, 3), np.nan), 0.0, SHORT), "w contains NaN"),
+        (lambda: diagonal_sampler_law(np.ones((100, 3)), np.inf, SHORT), "m contains NaN"),
+        (lambda: diagonal_sample(np.ones((100, 3)), 0.0, SHORT, 0), "n must be >= 1"),
+    ],
+)
+def test_samplers_reject_bad_input(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()

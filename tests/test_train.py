@@ -1,0 +1,302 @@
+"""Tests of lindiff.train: the torch trainer of the linear denoiser on the DDPM loss.
+
+Checked against independent computations: torch autograd of the loss written over the training
+rows, the closed-form optimum (LinearDiffusion.weights), the closed-form gradient descent of
+lindiff.dynamics, Monte-Carlo losses, and the sampler run with the trained weights.
+"""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import lindiff as ld
+from lindiff.dynamics import GradientFlow
+from lindiff.train import Trainer, TrainingRun, affine_sampler_law, train
+
+SCHED = ld.Schedule.linear(T=10, beta_min=1e-3, beta_max=0.3)
+torch.set_num_threads(1)  # tiny tensors: extra threads only add overhead on a shared machine
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _data(N=3, d=4, seed=0, centred=False):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((N, d)) * np.linspace(2.0, 0.5, d) + 0.8
+    return X - X.mean(axis=0) if centred else X
+
+
+def _loss_over_rows(W, b, X, steps, c):
+    """Noise-averaged loss written over the rows, for autograd:
+    sum_t ||Id - sqrt(s) W_t||^2 + (1/N) sum_i ||W_t (sqrt(a) x_i + b_t)||^2 + a c ||W_t||^2."""
+    a = torch.tensor(SCHED.alpha_bars[steps - 1])
+    Xt = torch.tensor(X)
+    eye = torch.eye(X.shape[1], dtype=torch.float64)
+    total = 0.0
+    for i in range(len(steps)):
+        Y = torch.sqrt(a[i]) * Xt + b[i]
+        total = total + ((eye - torch.sqrt(1 - a[i]) * W[i]) ** 2).sum() + ((Y @ W[i].T) ** 2).sum(1).mean() \
+            + a[i] * c * (W[i] ** 2).sum()
+    return total
+
+
+def _randomise(tr, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        tr.W.copy_(0.3 * torch.randn(tr.W.shape, generator=g, dtype=torch.float64))
+        if tr.bias == "learned":
+            tr.b.copy_(torch.randn(tr.b.shape, generator=g, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("c", [0.0, 0.4])
+def test_full_batch_gradient_matches_autograd(c):
+    X = _data()
+    tr = Trainer(X, SCHED, lr=0.1, full_batch=True, c=c, steps=[2, 5, 9], device="cpu")
+    _randomise(tr)
+    tr._full_batch_grad()
+    W = tr.W.detach().clone().requires_grad_(True)
+    b = tr.b.detach().clone().requires_grad_(True)
+    _loss_over_rows(W, b, X, tr.steps, c).backward()
+    np.testing.assert_allclose(tr.W.grad.numpy(), W.grad.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(tr.b.grad.numpy(), b.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_minibatch_gradient_is_unbiased():
+    """E[minibatch gradient] over rows, steps and noises = the exact full-batch gradient."""
+    X = _data()
+    tr = Trainer(X, SCHED, lr=0.1, optimizer="adam", batch_size=40, steps=[1, 4, 10], c=0.3, device="cpu")
+    _randomise(tr, seed=1)
+    full = Trainer(X, SCHED, lr=0.1, optimizer="adam", full_batch=True, steps=[1, 4, 10], c=0.3, device="cpu")
+    with torch.no_grad():
+        full.W.copy_(tr.W)
+        full.b.copy_(tr.b)
+    full._full_batch_grad()
+    draws_W, draws_b = [], []
+    for _ in range(8000):
+        tr._minibatch_grad()
+        draws_W.append(tr.W.grad.numpy().copy())
+        draws_b.append(tr.b.grad.numpy().copy())
+    for draws, exact in ((np.array(draws_W), full.W.grad.numpy()), (np.array(draws_b), full.b.grad.numpy())):
+        se = draws.std(axis=0) / np.sqrt(len(draws))
+        z = np.abs(draws.mean(axis=0) - exact) / se
+        assert z.max() < 5.0, z.max()
+
+
+def test_expected_loss_matches_monte_carlo():
+    X = _data()
+    tr = Trainer(X, SCHED, lr=0.1, steps=[3, 7], device="cpu")
+    _randomise(tr, seed=2)
+    rng = np.random.default_rng(0)
+    mu, Sigma = np.full(4, 0.5), np.diag([2.0, 1.0, 0.5, 0.1])
+    W, b = tr.W.detach().numpy(), tr.b.detach().numpy()
+    for mean, cov, x_draw in ((None, None, lambda n: X[rng.integers(3, size=n)]),
+                              (mu, Sigma, lambda n: rng.multivariate_normal(mu, Sigma, size=n))):
+        total, var = 0.0, 0.0
+        n = 200_000
+        for i, t in enumerate(tr.steps):
+            a = SCHED.alpha_bars[t - 1]
+            eps = rng.standard_normal((n, 4))
+            xt = np.sqrt(a) * x_draw(n) + np.sqrt(1 - a) * eps
+            per = np.sum((eps - (xt + b[i]) @ W[i].T) ** 2, axis=1)
+            total += per.mean()
+            var += per.var() / n
+        assert abs(tr.expected_loss(mean, cov) - total) < 5 * np.sqrt(var)
+
+
+@pytest.mark.parametrize("bias, centred", [("optimal", False), ("learned", True)])
+def test_full_batch_descent_follows_the_discrete_formula(bias, centred):
+    X = _data(N=3, d=5, centred=centred)
+    mu, Sigma = np.zeros(5), np.diag(np.linspace(2.0, 0.2, 5))
+    model = ld.LinearDiffusion.fit(X, SCHED)
+    flow = GradientFlow(model, eta=0.08)
+    log_at = [0, 1, 5, 40, 200]
+    run = train(X, SCHED, iterations=200, lr=0.08, full_batch=True, bias=bias, log_at=log_at,
+                test_stats=(mu, Sigma), device="cpu", progress_bar=False)
+    V = model.eigenvectors
+    for i, n in enumerate(log_at):
+        expect = np.einsum("ik,tk,jk->tij", V, flow.weights(n, discrete=True), V)
+        np.testing.assert_allclose(run.weights[i], expect, atol=1e-11)
+    np.testing.assert_allclose(run.train_loss, flow.train_loss(log_at, discrete=True), rtol=1e-11)
+    np.testing.assert_allclose(run.test_loss, flow.test_loss(log_at, mu, Sigma, discrete=True), rtol=1e-11)
+    np.testing.assert_allclose(run.weights_in_basis(V), flow.weights(log_at, discrete=True), atol=1e-11)
+
+
+@pytest.mark.parametrize("c, weight_decay", [(0.0, 0.0), (0.3, 0.0), (0.0, 0.2)])
+def test_full_batch_training_converges_to_the_closed_form_optimum(c, weight_decay):
+    """Learned bias, uncentred data: (W_t, b_t) -> LinearDiffusion.weights(t); weight decay wd
+    converges to the ridge c_t = wd / (2 abar_t)."""
+    X = _data(N=3, d=4)
+    run = train(X, SCHED, iterations=4000, lr=0.05, optimizer="sgd", momentum=0.9, full_batch=True,
+                c=c, weight_decay=weight_decay, device="cpu", progress_bar=False)
+    for t in (1, 4, 10):
+        c_t = c + weight_decay / (2 * SCHED.alpha_bars[t - 1])
+        W, b = ld.LinearDiffusion.fit(X, SCHED, c=c_t).weights(t)
+        np.testing.assert_allclose(run.weights[-1, t - 1], W, atol=1e-8)
+        np.testing.assert_allclose(run.biases[-1, t - 1], b, atol=1e-6)
+
+
+@pytest.mark.parametrize("optimizer, bias", [("sgd", "optimal"), ("adam", "learned")])
+def test_minibatch_training_converges_to_the_closed_form_optimum(optimizer, bias):
+    """The real DDPM loss (random rows, steps and noises); the learning rate is lowered in stages
+    to shrink the SGD noise, and the weights land on the optimum within that noise. (A learned
+    bias under plain SGD converges slowly along directions where W_t is small: the full-batch test
+    above checks that case exactly.)"""
+    X = _data(N=3, d=3)
+    steps = [2, 6, 10]
+    tr = Trainer(X, SCHED, lr=0.05, optimizer=optimizer, batch_size=256, steps=steps, bias=bias,
+                 seed=4, device="cpu")
+    for lr in (0.05 if optimizer == "sgd" else 0.01, 0.01, 0.002):
+        tr.lr = lr
+        for group in (tr.optimizer.param_groups if tr.optimizer else []):
+            group["lr"] = lr
+        tr.run(1500, progress_bar=False, keep_weights=False)
+    model = ld.LinearDiffusion.fit(X, SCHED)
+    for i, t in enumerate(steps):
+        W, b = model.weights(t)
+        assert np.linalg.norm(tr.W[i].detach().numpy() - W) < 0.03 * np.linalg.norm(W)
+        assert np.linalg.norm(tr.b[i].detach().numpy() - b) < 0.03 * np.linalg.norm(b)
+    assert tr.expected_loss() < model.train_loss(steps[0]) + model.train_loss(steps[1]) \
+        + model.train_loss(steps[2]) + 0.01
+
+
+def test_minibatch_sgd_follows_gradient_descent_in_expectation():
+    """With b_t at its optimum the SGD update is linear in W, so E[W_n] is exactly the gradient-descent
+    iterate: the mean over independent runs matches w_n = (1 - (1 - 2 eta k)^n) sqrt(s) / k."""
+    X = _data(N=3, d=4)
+    model = ld.LinearDiffusion.fit(X, SCHED)
+    steps, eta, n = np.array([1, 5, 10]), 0.05, 12
+    expect = GradientFlow(model, eta).weights(n, discrete=True)[steps - 1]
+    runs = np.array([train(X, SCHED, iterations=n, lr=eta, batch_size=24, steps=steps, bias="optimal",
+                           seed=s, device="cpu", progress_bar=False).weights_in_basis(model.eigenvectors)[-1]
+                     for s in range(120)])
+    z = np.abs(runs.mean(axis=0) - expect) / (runs.std(axis=0) / np.sqrt(len(runs)) + 1e-15)
+    assert z.max() < 5.0, z.max()
+    assert np.max(np.abs(runs.mean(axis=0) - expect)) < 0.05 * np.max(np.abs(expect))
+
+
+def test_fused_sgd_equals_generic_sgd():
+    X = _data()
+    kw = dict(lr=0.05, batch_size=16, c=0.2, weight_decay=0.1, bias="learned", seed=7, device="cpu")
+    fused = Trainer(X, SCHED, **kw)
+    assert fused._fused_sgd
+    generic = Trainer(X, SCHED, momentum=1e-300, **kw)  # same update, through torch.optim
+    assert not generic._fused_sgd
+    for _ in range(30):
+        fused.step()
+        generic.step()
+    np.testing.assert_allclose(fused.W.detach().numpy(), generic.W.detach().numpy(), rtol=1e-11, atol=1e-13)
+    np.testing.assert_allclose(fused.b.detach().numpy(), generic.b.detach().numpy(), rtol=1e-11, atol=1e-13)
+
+
+def test_sampler_with_trained_weights_matches_the_analytic_law():
+    X = _data(N=3, d=4)
+    model = ld.LinearDiffusion.fit(X, SCHED)
+    flow = GradientFlow(model, eta=0.1)
+    tr = Trainer(X, SCHED, lr=0.1, full_batch=True, bias="optimal", device="cpu")
+    run = tr.run(15, log_at=[15], progress_bar=False)
+    mean, cov = flow.sampling_distribution(15, discrete=True)
+    mean_rec, cov_rec = run.sampling_distribution(0)
+    np.testing.assert_allclose(mean_rec, mean, atol=1e-11)
+    np.testing.assert_allclose(cov_rec, cov, atol=1e-11)
+    n = 40_000
+    se_mean = np.sqrt(np.diag(cov) / n)
+    se_cov = np.sqrt((np.outer(np.diag(cov), np.diag(cov)) + cov**2) / n)
+    for eps in (tr.eps_model(), run.eps_model(0)):   # the torch model and the logged weights
+        samples = ld.ddpm_sample(eps, SCHED, n, 4, seed=2, progress_bar=False)
+        assert np.all(np.abs(samples.mean(axis=0) - mean) < 5 * se_mean)
+        assert np.all(np.abs(np.cov(samples.T) - cov) < 5 * se_cov)
+
+
+def test_affine_sampler_law_reduces_to_the_diagonal_law():
+    rng = np.random.default_rng(1)
+    w = rng.uniform(0, 2, size=(SCHED.T, 3))
+    m = rng.standard_normal((SCHED.T, 3))
+    mean, var = ld.diagonal_sampler_law(w, m, SCHED)
+    W = np.einsum("tk,kl->tkl", w, np.eye(3))
+    mean_d, cov_d = affine_sampler_law(W, -m, SCHED)
+    np.testing.assert_allclose(mean_d, mean, atol=1e-13)
+    np.testing.assert_allclose(cov_d, np.diag(var), atol=1e-13)
+
+
+def test_subset_of_steps_and_float32():
+    X = _data()
+    run = train(X, SCHED, iterations=5, lr=0.05, steps=[3, 1], log_at=[0, 5], dtype=torch.float32,
+                device="cpu", progress_bar=False)
+    assert isinstance(run, TrainingRun)
+    assert list(run.steps) == [1, 3] and run.weights.shape == (2, 2, 4, 4) and run.weights.dtype == np.float64
+    assert run.train_loss[0] == pytest.approx(2 * 4)   # W = 0 predicts nothing: loss d per step
+    assert run.test_loss is None
+    with pytest.raises(ValueError, match="every step"):
+        run.eps_model(0)
+    with pytest.raises(ValueError, match="every step"):
+        run.sampling_distribution(1)
+    with pytest.raises(ValueError):
+        run.weights_in_basis(np.eye(3))
+    with pytest.raises(ValueError):
+        run.eps_model(5)
+    nolog = train(X, SCHED, iterations=2, lr=0.05, keep_weights=False, device="cpu", progress_bar=False)
+    assert nolog.weights is None and list(nolog.iterations) == [2]
+    with pytest.raises(ValueError, match="keep_weights"):
+        nolog.weights_in_basis(np.eye(4))
+
+
+@pytest.mark.parametrize("kwargs", [
+    dict(optimizer="rmsprop"),
+    dict(bias="zero"),
+    dict(lr=0.0),
+    dict(lr=-1.0),
+    dict(steps=[0, 1]),
+    dict(steps=[2, 2]),
+    dict(steps=[11]),
+    dict(steps=[1.5]),
+    dict(batch_size=0),
+    dict(c=-0.1),
+    dict(weight_decay=np.nan),
+    dict(momentum=1.0),
+    dict(optimizer="adam", momentum=0.5),
+    dict(dtype=torch.int64),
+])
+def test_bad_trainer_options_raise(kwargs):
+    opts = dict(lr=0.1, device="cpu")
+    opts.update(kwargs)
+    with pytest.raises(ValueError):
+        Trainer(_data(), SCHED, **opts)
+
+
+def test_bad_data_and_run_arguments_raise():
+    with pytest.raises(ValueError):
+        Trainer(np.array([[1.0, np.nan], [0.0, 1.0]]), SCHED, lr=0.1)
+    with pytest.raises(ValueError):
+        Trainer(np.ones((1, 3)), SCHED, lr=0.1)
+    with pytest.raises(ValueError):
+        Trainer(_data(), "schedule", lr=0.1)
+    tr = Trainer(_data(), SCHED, lr=0.1, device="cpu")
+    for kwargs in (dict(iterations=-1), dict(iterations=3, log_at=[4]), dict(iterations=3, log_at=[2, 1]),
+                   dict(iterations=3, test_stats=(np.zeros(3), np.eye(3))),
+                   dict(iterations=3, test_stats=(np.zeros(4), -np.eye(4))),
+                   dict(iterations=3, test_stats=(np.zeros(4),))):
+        with pytest.raises(ValueError):
+            tr.run(progress_bar=False, **kwargs)
+    with pytest.raises(ValueError):
+        affine_sampler_law(np.zeros((9, 2, 2)), np.zeros((9, 2)), SCHED)
+    with pytest.raises(ValueError):
+        affine_sampler_law(np.full((10, 2, 2), np.nan), np.zeros((10, 2)), SCHED)
+
+
+def test_gpu_benchmark_script_runs_tiny_on_cpu(tmp_path):
+    """The GPU script's --tiny mode: trains, times and writes its JSON and PNG on the CPU."""
+    env = dict(os.environ, OUT=str(tmp_path), PYTHONPATH=str(ROOT), LINDIFF_PROGRESS="0",
+               CUDA_VISIBLE_DEVICES="")
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "gpu_train_benchmark.py"), "--tiny"],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads((tmp_path / "gpu_train_benchmark.json").read_text())
+    assert result["device"] == "cpu"
+    assert result["config"]["d"] < 100
+    assert result["timing"]["sgd"]["ms_per_step"] > 0
+    curve = result["loss_curve"]
+    assert len(curve["iterations"]) == len(curve["train_loss"]) == len(curve["analytic_train_loss"])
+    assert (tmp_path / "gpu_train_benchmark.png").stat().st_size > 1000
