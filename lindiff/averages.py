@@ -3,7 +3,7 @@
 The per-dataset formulas (:class:`lindiff.LinearDiffusion`, :func:`lindiff.gaussian_kl`) depend on
 the training set through traces of the resolvent R = (Sigma_0 + kappa Id)^-1. Averaged over training
 sets of N points from N(mu, Sigma), those traces have deterministic equivalents given by one scalar,
-the renormalised ridge kappa~ >= kappa (Atanasov, Zavatone-Veth & Pehlevan 2024; Bach 2024).
+the renormalised ridge kappa~ >= kappa (Atanasov, Zavatone-Veth & Pehlevan 2024).
 
 The ddof = 0 covariance of N Gaussian points is exactly Sigma_0 = (1/n) sum_{j=1..n} z_j z_j^T with
 n = N - 1 and z_j iid N(0, Sigma'), Sigma' = (n / N) Sigma (mean removal costs one sample). With
@@ -194,9 +194,10 @@ def averaged_log_det(eigenvalues, N: int, c) -> np.ndarray | float:
 
     the function with F'(c) = (kappa~ / c) sum_nu 1 / (lambda'_nu + kappa~) (= the equivalent of
     E Tr (Sigma_0 + c)^-1) and F(c) - d ln c -> 0 as c -> infinity. The Gaussian fluctuations of the
-    spectrum add an order-one term, (1/2) ln(1 - (1/n) sum_nu lambda'^2_nu / (lambda'_nu + kappa~)^2),
-    which at c = 0, n > d is what the large-N expansion of the exact digamma formula leaves:
-    (1/2) ln(1 - d/n).
+    spectrum add an order-one term, (1/2) ln(1 - (1/n) sum_nu lambda'^2_nu / (lambda'_nu + kappa~)^2)
+    (the mean shift of a linear spectral statistic, Bai & Silverstein 2004); at c -> 0, n > d it is
+    (1/2) ln(1 - d/n), and the sum reproduces the exact digamma average (:func:`lindiff.expected_kl`)
+    to better than 0.1 % for N >= d + 10.
 
     Returns
     -------

@@ -430,7 +430,7 @@ def area_resampling_matrix(n_in: int, n_out: int) -> np.ndarray:
 
     With s = n_in / n_out, output pixel i covers [i s, (i + 1) s) in input pixel units, and
 
-        R[i, j] = |[i s, (i + 1) s) intersected with [j, j + 1)| / s,
+        R[i, j] = ``|[i s, (i + 1) s) intersected with [j, j + 1)|`` / s,
 
     the mean of the piecewise-constant input over the footprint. Rows sum to 1 (a constant image
     stays constant), columns sum to 1 / s (the total intensity is kept up to the area factor), an

@@ -23,6 +23,8 @@ every training time.
 """
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 from scipy.optimize import minimize_scalar
 
@@ -104,7 +106,7 @@ class GradientFlow:
         return a * (self.model.eigenvalues + self.model.c) + (1.0 - a) + 0.5 * self.weight_decay
 
     def max_stable_eta(self) -> float:
-        """Gradient descent converges for eta < 1 / max k (then |1 - 2 eta k| < 1 in every direction)."""
+        """Gradient descent converges for eta < 1 / max k (then ``|1 - 2 eta k| < 1`` in every direction)."""
         return float(1.0 / np.max(self.stiffness))
 
     def weights(self, tau, discrete: bool = False) -> np.ndarray:
@@ -225,6 +227,23 @@ class GradientFlow:
         return _refine_log_minimum(lambda tau: kl(*self.sampling_law(tau)), taus)
 
 
+_TRUTH_CACHE: dict = {}
+
+
+def _truth_eigh(cov: np.ndarray):
+    """psd_eigh of the true covariance, remembered for the last few distinct matrices (a sweep over
+    training sets compares many models with one truth). Keyed by the matrix's bytes."""
+    key = (cov.shape, hashlib.sha1(np.ascontiguousarray(cov).tobytes()).hexdigest())
+    if key not in _TRUTH_CACHE:
+        if len(_TRUTH_CACHE) >= 4:
+            _TRUTH_CACHE.pop(next(iter(_TRUTH_CACHE)))
+        lam, U = psd_eigh(cov, "true_cov")
+        lam.setflags(write=False)
+        U.setflags(write=False)
+        _TRUTH_CACHE[key] = (lam, U)
+    return _TRUTH_CACHE[key]
+
+
 class KLToTruth:
     """KL(N(V m, V diag(v) V^T) || N(mu, Sigma)) for many laws diagonal in one orthonormal basis V.
 
@@ -249,7 +268,7 @@ class KLToTruth:
         if V.shape != (d, d):
             raise ValueError(f"basis must be square (d, d), got {V.shape}")
         self._mu = V.T @ as_mean(true_mean, d, name="true_mean")
-        lam, U = psd_eigh(as_covariance(true_cov, d, name="true_cov"), "true_cov")
+        lam, U = _truth_eigh(as_covariance(true_cov, d, name="true_cov"))
         self.singular = bool(lam[0] <= 1e-12 * lam[-1])
         if not self.singular:
             R = (V.T @ U) / np.sqrt(lam)
@@ -286,7 +305,7 @@ def _ridge_laws(model: LinearDiffusion, cs):
 def ridge_kl(model: LinearDiffusion, cs, true_mean, true_cov):
     """KL(rho_N(c) || rho) of the fully trained model with ridge c, for every c in ``cs``.
 
-    rho_N(c) is the exact law of the finite-T sampler (:meth:`LinearDiffusion.sampling_distribution`),
+    rho_N(c) is the exact law of the finite-T sampler (:meth:`~lindiff.LinearDiffusion.sampling_distribution`),
     not its T -> infinity idealisation N(mu_0, Sigma_0 + c Id) (for which see :mod:`lindiff.measures`),
     so that it compares like with like with :meth:`GradientFlow.kl`. Reuses ``model``'s
     eigendecomposition of Sigma_0 (its own c is ignored); each c costs O(T d + d^2).

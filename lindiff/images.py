@@ -69,7 +69,7 @@ def gaussian_surrogate(eigenvalues, Ns, schedule: Schedule, cs=(0.0,), reps: int
     KL are invariant under rotations and shifts, so the eigenbasis of Sigma and mu = 0 lose no
     generality), fit the linear model (ddof = 0 statistics) and record, for each ridge c in ``cs``:
 
-    - ``train_loss``, ``test_loss``: :meth:`LinearDiffusion.train_loss` and ``test_loss(mu, Sigma)``,
+    - ``train_loss``, ``test_loss``: :meth:`~lindiff.LinearDiffusion.train_loss` and ``test_loss(mu, Sigma)``,
       summed over the T steps;
     - ``kl``: KL(N(mu_0, Sigma_0 + c Id) || N(mu, Sigma)) (:func:`lindiff.gaussian_kl`), computed in
       the r-dimensional support of Sigma (the directions with lambda > 0; the truth puts no mass
@@ -129,7 +129,7 @@ def learning_curve(name: str, Ns, true_mean, true_cov, schedule: Schedule, cs=(0
     """Train and test loss of the linear model fitted on the first N images of a real data set.
 
     For each N the model is built from :func:`lindiff.data.dataset_spectrum` (cached) with
-    ``n=N`` and the given preprocessing; the test loss is :meth:`LinearDiffusion.test_loss` with the
+    ``n=N`` and the given preprocessing; the test loss is :meth:`~lindiff.LinearDiffusion.test_loss` with the
     test distribution's mean and covariance, which is exact for any test distribution with those
     two moments (the loss is quadratic in x_0), in particular for the empirical distribution of a
     held-out set.

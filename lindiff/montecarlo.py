@@ -126,9 +126,9 @@ def ddpm_loss(eps_model, X0, schedule: Schedule, n_samples: int = 4000, n_strata
     in each block m = n_samples // (number of blocks) steps are drawn uniformly from B_b, each with
     its own x_0 (rows of X0 used equally often) and eps. With ell the squared errors of block b,
 
-        L_hat = sum_b |B_b| mean(ell_b),   stderr^2 = sum_b |B_b|^2 var(ell_b) / m,
+        L_hat = sum_b ``|B_b|`` mean(ell_b),   stderr^2 = sum_b ``|B_b|^2`` var(ell_b) / m,
 
-    an unbiased estimate (each block term is |B_b| times an unbiased estimate of the block average of
+    an unbiased estimate (each block term is ``|B_b|`` times an unbiased estimate of the block average of
     L(t)). Compared with T times the mean over uniformly drawn t, it removes the variance between
     blocks, which dominates when L(t) spans orders of magnitude across t.
 

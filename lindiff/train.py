@@ -6,11 +6,11 @@ t = 1..T), started from zero. Two objectives:
 * **minibatch** (the real DDPM loss): each iteration draws B training rows x_i, B steps t_i
   uniform on S and B noises eps_i, and descends
 
-      L_hat = (|S| / B) sum_i || eps_i - W_{t_i} (x_{t_i} + b_{t_i}) ||^2 + sum_{t in S} abar_t c ||W_t||_F^2,
+      L_hat = (``|S|`` / B) sum_i || eps_i - W_{t_i} (x_{t_i} + b_{t_i}) ||^2 + sum_{t in S} abar_t c ||W_t||_F^2,
 
-  x_t = sqrt(abar_t) x + sqrt(1 - abar_t) eps. The factor |S| makes L_hat an unbiased estimate of the
+  x_t = sqrt(abar_t) x + sqrt(1 - abar_t) eps. The factor ``|S|`` makes L_hat an unbiased estimate of the
   summed loss sum_{t in S} L_t, so the learning rate is a rate *per step*: in expectation every W_t
-  moves by -lr grad L_t, whatever |S| is.
+  moves by -lr grad L_t, whatever ``|S|`` is.
 * **full batch** (``full_batch=True``): exact gradient descent on the loss averaged over the noise
   exactly and over all N rows, with a = abar_t, s = 1 - a, ybar_t = sqrt(a) mu_0 + b_t,
 
@@ -25,7 +25,7 @@ z = x_t + b_t and residual r = W_t z - eps, d||r||^2/dW_t = 2 r z^T and d||r||^2
 
 Design (so that d = 784, T = 1000, 615 million weights, trains at a few ms per step on a GPU): the
 batch is grouped by step, not gathered. The sampled steps are sorted and each sample gets a slot in
-a zero-padded (|S|, m, d) array, m the largest count of one step in the batch (about 6 for B = 1024,
+a zero-padded ``(|S|, m, d)`` array, m the largest count of one step in the batch (about 6 for B = 1024,
 T = 1000). Prediction and gradient are then two batched products over all steps, bmm(Z, W^T) and
 bmm(R^T, Z): each reads W (or writes the gradient) once, with no (B, d, d) copy of the gathered W_t
 (2.5 GB at float32) and no autograd graph; padded slots have z = eps = 0 and contribute nothing.
@@ -219,9 +219,6 @@ class Trainer:
         if not isinstance(schedule, Schedule):
             raise ValueError("schedule must be a lindiff.Schedule, e.g. Schedule.linear()")
         X = as_data_matrix(X)
-        lr = check_nonnegative(lr, "lr")
-        if lr == 0:
-            raise ValueError("lr must be > 0")
         if optimizer not in _OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {_OPTIMIZERS}, got {optimizer!r}")
         if bias not in _BIASES:
@@ -234,7 +231,9 @@ class Trainer:
         momentum = check_nonnegative(momentum, "momentum")
         if momentum >= 1 or (momentum and optimizer != "sgd"):
             raise ValueError("momentum must be in [0, 1) and is an SGD option")
-        self.schedule, self.lr, self.full_batch, self.bias = schedule, lr, bool(full_batch), bias
+        self.optimizer = None
+        self.lr = lr
+        self.schedule, self.full_batch, self.bias = schedule, bool(full_batch), bias
         self.steps = _check_steps(steps, schedule)
         self.device = torch.device(device) if device is not None else default_device()
         self.dtype = dtype
@@ -264,7 +263,6 @@ class Trainer:
         self.weight_decay = weight_decay
         # Plain minibatch SGD updates W in place inside the gradient product: no gradient buffer.
         self._fused_sgd = optimizer == "sgd" and momentum == 0 and not self.full_batch
-        self.optimizer = None
         if not self._fused_sgd:
             self.W.grad = torch.zeros_like(self.W)
             groups = [{"params": [self.W], "weight_decay": weight_decay}]
@@ -279,10 +277,24 @@ class Trainer:
         self._gen_cpu = torch.Generator().manual_seed(seed)
         self._gen_dev = torch.Generator(device=self.device).manual_seed(seed + 1)
 
+    @property
+    def lr(self) -> float:
+        """The learning rate per step; setting it changes it for the following steps."""
+        return self._lr
+
+    @lr.setter
+    def lr(self, value):
+        value = check_nonnegative(value, "lr")
+        if value == 0:
+            raise ValueError("lr must be > 0")
+        self._lr = value
+        for group in (self.optimizer.param_groups if self.optimizer is not None else []):
+            group["lr"] = value
+
     # ------------------------------------------------------------------ gradients
     @torch.no_grad()
     def _minibatch(self):
-        """Draw a minibatch and group it by step: returns Z (|S|, m, d), scaled residuals R and
+        """Draw a minibatch and group it by step: returns Z ``(|S|, m, d)``, scaled residuals R and
         the decay factors of the penalty terms (see the module docstring)."""
         B, n, d = self.batch_size, self.steps.size, self.d
         rows = torch.randint(self.N, (B,), generator=self._gen_cpu)
@@ -312,7 +324,7 @@ class Trainer:
 
     @torch.no_grad()
     def _fused_sgd_step(self):
-        """W_t <- (1 - lr (2 c abar_t + weight_decay)) W_t - lr sum_i 2 (|S|/B) r_i z_i^T, in place."""
+        """W_t <- (1 - lr (2 c abar_t + weight_decay)) W_t - lr sum_i 2 (``|S|``/B) r_i z_i^T, in place."""
         Z, R = self._minibatch()
         if self.bias == "learned":  # from the old W, before it is overwritten
             self.b.sub_(torch.sum(torch.bmm(R, self.W), dim=1), alpha=self.lr)

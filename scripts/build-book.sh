@@ -5,9 +5,13 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export LINDIFF_DATA_DIR="${LINDIFF_DATA_DIR:-$(cd .. && pwd)/shared/data}"
 export LINDIFF_PROGRESS="${LINDIFF_PROGRESS:-0}"
-export MPLBACKEND=Agg
+# The inline backend, as in Jupyter: with Agg, plt.show() draws nothing and figures shown by an
+# ipywidgets explorer (and by plt.show() in chapters) would be missing from the built site.
+export MPLBACKEND=module://matplotlib_inline.backend_inline
 log=_build/build.log
 mkdir -p _build
+# MathJax and the ipywidgets JavaScript, served by the site itself (npm ci -> _site_assets/).
+bash scripts/site_assets.sh
 .venv/bin/jupyter-book build --all -W -n --keep-going . 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 # jupyter-book can exit 0 although a notebook failed to execute: read the log as well.

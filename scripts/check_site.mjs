@@ -107,6 +107,23 @@ function pageIds(file) {
   return idCache.get(file);
 }
 
+/** Figures (image outputs) the page's committed notebook shows, or null for a page with no notebook. */
+function notebookFigures(rel) {
+  const source = path.join(siteDir, "_sources", rel.replace(/\.html$/, ".ipynb"));
+  if (!fs.existsSync(source)) return null;
+  const nb = JSON.parse(fs.readFileSync(source, "utf8"));
+  let n = 0;
+  for (const cell of nb.cells) {
+    const tags = cell.metadata?.tags || [];
+    if (cell.cell_type !== "code" || tags.some((t) => ["remove-output", "remove-cell", "remove_cell", "remove_output"].includes(t))) continue;
+    for (const out of cell.outputs || []) {
+      if (out.metadata?.scrapbook) continue; // myst-nb glue: shown where the text pastes it
+      if (Object.keys(out.data || {}).some((k) => k.startsWith("image/"))) n++;
+    }
+  }
+  return n;
+}
+
 // ---------------------------------------------------------------- browser
 fs.rmSync(shotDir, { recursive: true, force: true });
 fs.mkdirSync(shotDir, { recursive: true });
@@ -257,6 +274,15 @@ for (const rel of pages) {
     });
     facts.images = images.length;
     for (const im of images) if (!im.ok) problems.push(`image did not load: ${im.src.startsWith("data:") ? im.src.slice(0, 40) + "..." : im.src}`);
+    // every figure the committed notebook shows must be on the page, too (the book re-executes
+    // the notebook: a figure that its kernel failed to draw would otherwise just be absent)
+    const expected = notebookFigures(rel);
+    if (expected !== null) {
+      const shown = await page.evaluate(() => [...document.querySelectorAll(".cell_output img")]
+        .filter((img) => !img.closest(".widget-subarea, .lindiff-frame-slider")).length);
+      facts.figures = `${shown}/${expected}`;
+      if (shown < expected) problems.push(`${expected} figures in the notebook's outputs, ${shown} on the page`);
+    }
 
     // ---- links and resources
     const refs = await page.evaluate(() => [
@@ -306,7 +332,7 @@ fs.rmSync(userDataDir, { recursive: true, force: true });
 let failed = 0;
 for (const r of results) {
   const f = r.facts;
-  const what = f.redirect ? `redirect to ${f.redirect}` : `math ${f.math ?? "-"}, images ${f.images ?? "-"}, widgets ${f.widgets ?? "-"}, sliders ${f.sliders ?? "-"}, links ${f.links ?? "-"}`;
+  const what = f.redirect ? `redirect to ${f.redirect}` : `math ${f.math ?? "-"}, images ${f.images ?? "-"}, figures ${f.figures ?? "-"}, widgets ${f.widgets ?? "-"}, sliders ${f.sliders ?? "-"}, links ${f.links ?? "-"}`;
   console.log(`${r.problems.length ? "FAIL" : "ok  "} ${r.page}  (${what}; ${r.seconds.toFixed(1)} s)`);
   for (const p of r.problems) console.log(`       - ${p}`);
   if (r.problems.length) failed++;

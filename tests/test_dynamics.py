@@ -196,6 +196,21 @@ def test_kl_to_truth_matches_gaussian_kl():
     assert np.isinf(flow.kl(1.0, mu, 0.5 * (singular + singular.T)))
 
 
+def test_kl_to_truth_remembers_no_stale_truth():
+    """The truth's eigendecomposition is reused across calls: changing the truth must change the KL."""
+    X, mu, Sigma = _problem(d=5, N=3)
+    flow = GradientFlow(ld.LinearDiffusion.fit(X, SCHED), eta=0.2)
+    mean, cov = flow.sampling_distribution(2.0)
+    truths = [Sigma, 2.0 * Sigma, Sigma + 0.1 * np.eye(5)]
+    for _ in range(2):   # twice round: the second pass reads the cache
+        for S in truths:
+            np.testing.assert_allclose(flow.kl(2.0, mu, S), ld.gaussian_kl(mean, cov, mu, S), rtol=1e-10)
+    edited = Sigma.copy()
+    flow.kl(2.0, mu, edited)
+    edited[0, 0] += 1.0                      # same array object, new values
+    np.testing.assert_allclose(flow.kl(2.0, mu, edited), ld.gaussian_kl(mean, cov, mu, edited), rtol=1e-10)
+
+
 def test_effective_ridge_matches_early_stopping_for_weak_modes():
     X, _, _ = _problem(d=5, N=3)
     model = ld.LinearDiffusion.fit(X, SCHED)

@@ -150,8 +150,6 @@ def test_minibatch_training_converges_to_the_closed_form_optimum(optimizer, bias
                  seed=4, device="cpu")
     for lr in (0.05 if optimizer == "sgd" else 0.01, 0.01, 0.002):
         tr.lr = lr
-        for group in (tr.optimizer.param_groups if tr.optimizer else []):
-            group["lr"] = lr
         tr.run(1500, progress_bar=False, keep_weights=False)
     model = ld.LinearDiffusion.fit(X, SCHED)
     for i, t in enumerate(steps):
@@ -274,6 +272,9 @@ def test_bad_data_and_run_arguments_raise():
     with pytest.raises(ValueError):
         Trainer(_data(), "schedule", lr=0.1)
     tr = Trainer(_data(), SCHED, lr=0.1, device="cpu")
+    for bad_lr in (0.0, -0.1, np.inf):
+        with pytest.raises(ValueError):
+            tr.lr = bad_lr
     for kwargs in (dict(iterations=-1), dict(iterations=3, log_at=[4]), dict(iterations=3, log_at=[2, 1]),
                    dict(iterations=3, test_stats=(np.zeros(3), np.eye(3))),
                    dict(iterations=3, test_stats=(np.zeros(4), -np.eye(4))),
