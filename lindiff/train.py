@@ -235,7 +235,11 @@ class Trainer:
         self.lr = lr
         self.schedule, self.full_batch, self.bias = schedule, bool(full_batch), bias
         self.steps = _check_steps(steps, schedule)
-        self.device = torch.device(device) if device is not None else default_device()
+        try:
+            self.device = torch.device(device) if device is not None else default_device()
+        except (RuntimeError, TypeError):
+            raise ValueError(f"device must be a torch device such as 'cpu' or 'cuda', got {device!r}") from None
+        seed = check_positive_int(seed, "seed", minimum=0)
         self.dtype = dtype
         self.iteration = 0
 
@@ -270,9 +274,9 @@ class Trainer:
                 self.b.grad = torch.zeros_like(self.b)
                 groups.append({"params": [self.b], "weight_decay": 0.0})
             if optimizer == "sgd":
-                self.optimizer = torch.optim.SGD(groups, lr=lr, momentum=momentum)
+                self.optimizer = torch.optim.SGD(groups, lr=self.lr, momentum=momentum)
             else:
-                self.optimizer = torch.optim.Adam(groups, lr=lr, fused=self.device.type == "cuda")
+                self.optimizer = torch.optim.Adam(groups, lr=self.lr, fused=self.device.type == "cuda")
         self._hessian = None
         self._gen_cpu = torch.Generator().manual_seed(seed)
         self._gen_dev = torch.Generator(device=self.device).manual_seed(seed + 1)
@@ -294,15 +298,16 @@ class Trainer:
     # ------------------------------------------------------------------ gradients
     @torch.no_grad()
     def _minibatch(self):
-        """Draw a minibatch and group it by step: returns Z ``(|S|, m, d)``, scaled residuals R and
-        the decay factors of the penalty terms (see the module docstring)."""
+        """Draw a minibatch and group it by step: returns Z ``(|S|, m, d)`` and the residuals R of
+        the same shape, scaled by 2 ``|S|`` / B (see the module docstring)."""
         B, n, d = self.batch_size, self.steps.size, self.d
         rows = torch.randint(self.N, (B,), generator=self._gen_cpu)
         j = torch.sort(torch.randint(n, (B,), generator=self._gen_cpu)).values
         counts = torch.bincount(j, minlength=n)
         slot = torch.arange(B) - (torch.cumsum(counts, 0) - counts)[j]
         m = int(counts.max())
-        rows, j, slot = (v.to(self.device, non_blocking=True) for v in (rows, j, slot))
+        if self.device.type == "cuda":  # pinned: the copy neither waits for the GPU nor stalls it
+            rows, j, slot = (v.pin_memory().to(self.device, non_blocking=True) for v in (rows, j, slot))
         eps = torch.randn((B, d), generator=self._gen_dev, device=self.device, dtype=self.dtype)
         z = self._sqrt_a[j, None] * self._X[rows] + self._sqrt_s[j, None] * eps + self.b[j]
         Z = torch.zeros((n, m, d), device=self.device, dtype=self.dtype)

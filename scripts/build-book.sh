@@ -3,8 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-export LINDIFF_DATA_DIR="${LINDIFF_DATA_DIR:-$(cd .. && pwd)/shared/data}"
-export LINDIFF_PROGRESS="${LINDIFF_PROGRESS:-0}"
+source scripts/env.sh
 # The inline backend, as in Jupyter: with Agg, plt.show() draws nothing and figures shown by an
 # ipywidgets explorer (and by plt.show() in chapters) would be missing from the built site.
 export MPLBACKEND=module://matplotlib_inline.backend_inline

@@ -27,10 +27,6 @@ const siteDir = path.resolve(process.argv[2] || "_build/html");
 const shotDir = path.join(path.dirname(siteDir), "screenshots");
 const browserPath = process.env.CHROMIUM || "/usr/bin/chromium";
 const widgetTimeoutMs = 30_000;
-// Sphinx 7.4 writes inline scripts that extensions add after the builder starts twice (once as
-// filename None, once as ''); sphinx-thebe's `const` configuration then throws on its second copy.
-// The first copy has already defined everything, so the error changes nothing on the page.
-const KNOWN_HARMLESS_ERRORS = [/^Identifier '(THEBE_JS_URL|thebe_selector\w*)' has already been declared$/];
 
 if (!fs.existsSync(path.join(siteDir, "index.html"))) {
   console.error(`check_site: ${siteDir}/index.html not found; build the book first (bash scripts/build-book.sh)`);
@@ -156,10 +152,7 @@ for (const rel of pages) {
   const problems = [];
   const facts = {};
   const page = await context.newPage();
-  page.on("pageerror", (err) => {
-    const msg = err.message.split("\n")[0];
-    if (!KNOWN_HARMLESS_ERRORS.some((re) => re.test(msg))) problems.push(`JavaScript error: ${msg}`);
-  });
+  page.on("pageerror", (err) => problems.push(`JavaScript error: ${err.message.split("\n")[0]}`));
   page.on("console", (msg) => {
     if (msg.type() === "error" && !/net::ERR_BLOCKED_BY_CLIENT/.test(msg.text())) {
       problems.push(`console error: ${msg.text().split("\n")[0].slice(0, 200)}`);

@@ -243,6 +243,8 @@ def main(argv=None):
         del step
     weight_bytes = T * d * d * (4 if dtype == torch.float32 else 8)
     result["timing"]["bytes_per_copy_of_W"] = weight_bytes
+    # plain SGD streams W three times per step (two reads, one write): the implied bandwidth
+    result["timing"]["sgd"]["implied_TB_per_s"] = 3 * weight_bytes / (result["timing"]["sgd"]["ms_per_step"] * 1e9)
 
     # 2. one logged SGD run against the analytic prediction
     reset_peak(device)

@@ -43,7 +43,11 @@ def strip_volatile(nb) -> None:
 
 def refresh(path: Path) -> float:
     nb = nbformat.read(path, as_version=4)
-    os.environ.setdefault("LINDIFF_PROGRESS", "0")
+    # the same environment as scripts/env.sh, so stored outputs match a CI re-run digit for digit
+    for name, value in {"LINDIFF_PROGRESS": "0", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
+                        "MKL_NUM_THREADS": "1",
+                        "LINDIFF_DATA_DIR": str(ROOT.parent / "shared" / "data")}.items():
+        os.environ.setdefault(name, value)
     os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
     start = time.perf_counter()
     NotebookClient(nb, timeout=900, kernel_name="python3",

@@ -3,7 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-export LINDIFF_DATA_DIR="${LINDIFF_DATA_DIR:-$(cd .. && pwd)/shared/data}"
-export LINDIFF_PROGRESS="${LINDIFF_PROGRESS:-0}"
-export MPLBACKEND=Agg
+source scripts/env.sh
 exec .venv/bin/python -m pytest --nbval-lax --nbval-cell-timeout=600 tests book "$@"

@@ -256,6 +256,9 @@ def test_subset_of_steps_and_float32():
     dict(momentum=1.0),
     dict(optimizer="adam", momentum=0.5),
     dict(dtype=torch.int64),
+    dict(seed=-1),
+    dict(seed="one"),
+    dict(device="abacus"),
 ])
 def test_bad_trainer_options_raise(kwargs):
     opts = dict(lr=0.1, device="cpu")
