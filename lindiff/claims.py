@@ -140,11 +140,12 @@ def claims_table_html(rows, titles: dict) -> str:
 
 
 def chapter_title(notebook) -> str:
-    """The first level-1 heading of a notebook's markdown cells."""
+    """The first level-1 heading of a notebook's markdown cells, with TeX dollar signs removed."""
     nb = json.loads(Path(notebook).read_text(encoding="utf-8"))
     for cell in nb.get("cells", []):
         if cell.get("cell_type") == "markdown":
             for line in "".join(cell.get("source", [])).splitlines():
                 if line.startswith("# "):
-                    return line[2:].strip()
+                    # plain text: the title goes into HTML that no math renderer sees
+                    return line[2:].replace("$", "").strip()
     return Path(notebook).stem

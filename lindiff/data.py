@@ -35,6 +35,7 @@ The result is a float64 (N, d) array, one image per row, flattened in C order of
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import os
 import pickle
@@ -166,7 +167,7 @@ def _verify(path: Path, source: _Source) -> str:
         if digest in source.digests:
             return digest
         found.append(digest)
-    ours = download_dir() in path.resolve().parents
+    ours = download_dir().resolve() in path.resolve().parents
     if ours:  # a corrupt download of ours is never left behind
         path.unlink(missing_ok=True)
     raise ValueError(
@@ -333,8 +334,6 @@ def _celeba_bytes(source: _Source, path: Path, members):
 
 def _folder_digest(source: _Source, path: Path, members) -> str:
     """For a user's folder (no published checksum): SHA-256 of the selected files' names and bytes."""
-    import hashlib
-
     h = hashlib.sha256()
     for (_, m), raw in zip(members, _celeba_bytes(source, path, members)):
         h.update(f"{m}|{len(raw)}|".encode())
