@@ -6,7 +6,6 @@ learning curves of the linear model on real images, and image mosaics.
 """
 from __future__ import annotations
 
-import hashlib
 import sys
 
 import numpy as np
@@ -51,15 +50,6 @@ def fit_power_law(eigenvalues, window=(10, 100)):
         raise ValueError("the window contains zero eigenvalues; choose ranks with positive variance")
     slope, intercept = np.polyfit(np.log(np.arange(lo, hi + 1)), np.log(sel), 1)
     return float(-slope), float(np.exp(intercept))
-
-
-def _digest(*arrays) -> str:
-    h = hashlib.sha256()
-    for a in arrays:
-        a = np.ascontiguousarray(a, dtype=np.float64)
-        h.update(str(a.shape).encode())
-        h.update(a.tobytes())
-    return h.hexdigest()
 
 
 def gaussian_surrogate(eigenvalues, Ns, schedule: Schedule, cs=(0.0,), reps: int = 2, seed: int = 0) -> dict:
@@ -117,7 +107,8 @@ def gaussian_surrogate(eigenvalues, Ns, schedule: Schedule, cs=(0.0,), reps: int
                                                      zero[support], Sigma_s)
         return out
 
-    key = {"spectrum": _digest(lam), "schedule": _digest(schedule.betas), "Ns": Ns, "cs": cs,
+    key = {"spectrum": cache.arrays_digest({"eigenvalues": lam}),
+           "schedule": cache.arrays_digest({"betas": schedule.betas}), "Ns": Ns, "cs": cs,
            "reps": reps, "seed": seed,
            "code": cache.source_digest(sys.modules[__name__], _linear, _kl, _measures, _stats, _checks)}
     out = cache.cached_arrays("surrogate", key, compute)
