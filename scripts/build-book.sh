@@ -13,8 +13,10 @@ mkdir -p _build
 bash scripts/site_assets.sh
 .venv/bin/jupyter-book build --all -W -n --keep-going . 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
-# jupyter-book can exit 0 although a notebook failed to execute: read the log as well.
-if [ "$status" -ne 0 ] || grep -E "(WARNING|ERROR)|Execution Failed" "$log" >/dev/null; then
+# jupyter-book can exit 0 although a notebook failed to execute: read the log as well
+# (Sphinx and myst-nb write "WARNING: ..." / "ERROR: ..."; the kernel's own "[IPKernelApp] WARNING |"
+# start-up notice is not a build problem).
+if [ "$status" -ne 0 ] || grep -E "(^|: )(WARNING|ERROR|CRITICAL): |Execution Failed" "$log" >/dev/null; then
   echo "book build failed: see $log" >&2
   exit 1
 fi
