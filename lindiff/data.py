@@ -621,6 +621,13 @@ def load_dataset(name: str, split: str | None = None, *, n: int | None = None, r
     return _load(raw, _settings(name, resolution, crop, colour, scale))
 
 
+def _covariance_inputs(name, split, n, resolution, crop, colour, scale, data_dir):
+    """The raw files and preprocessing settings of a covariance computation (n >= 2 images)."""
+    if n is not None and n < 2:
+        raise ValueError(f"a covariance needs at least n = 2 images, got n = {n}")
+    return _raw(name, split, n, data_dir), _settings(name, resolution, crop, colour, scale)
+
+
 def _key(raw: _Raw, settings: dict, **extra) -> dict:
     """Cache key: data checksum, split, n, preprocessing and the source of the modules computing it."""
     return {"data": raw.digest, "name": raw.name, "split": raw.split, "n": raw.n, **settings,
@@ -647,10 +654,7 @@ def dataset_spectrum(name: str, split: str | None = None, *, n: int | None = Non
         Columns, matching ``eigenvalues``. ``LinearDiffusion(mean, eigenvalues, eigenvectors,
         schedule, c)`` is the trained linear model.
     """
-    if n is not None and n < 2:
-        raise ValueError(f"a covariance needs at least n = 2 images, got n = {n}")
-    raw = _raw(name, split, n, data_dir)
-    settings = _settings(name, resolution, crop, colour, scale)
+    raw, settings = _covariance_inputs(name, split, n, resolution, crop, colour, scale, data_dir)
 
     def compute():
         X, _ = _load(raw, settings)
@@ -674,10 +678,7 @@ def dataset_participation_ratio(name: str, split: str | None = None, *, n: int |
     correlation matrix when centred); pixels of zero variance are dropped. Tr M^2 = ||M||_F^2, so
     no eigendecomposition is needed. Other arguments as in :func:`load_dataset`.
     """
-    if n is not None and n < 2:
-        raise ValueError(f"a covariance needs at least n = 2 images, got n = {n}")
-    raw = _raw(name, split, n, data_dir)
-    settings = _settings(name, resolution, crop, colour, scale)
+    raw, settings = _covariance_inputs(name, split, n, resolution, crop, colour, scale, data_dir)
 
     def compute():
         X, _ = _load(raw, settings)
