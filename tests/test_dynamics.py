@@ -307,3 +307,31 @@ def test_bad_construction_raises():
     with pytest.raises(ValueError):
         optimal_ridge(model, np.zeros(4), np.eye(4), [0.0, 1.0, 2.0])
     assert dynamics.GradientFlow(model, eta=0.1).schedule is SCHED
+
+
+@pytest.mark.parametrize("factor, converges", [(0.98, True), (1.02, False)])
+def test_max_stable_eta_is_the_gradient_descent_stability_edge(factor, converges):
+    """Dense matrix gradient descent on every step's noise-averaged loss, from W = 0.
+
+    grad_W L_t = 2 W (a Sigma_0 + (a c + s) Id) - 2 sqrt(s) Id (with b_t at its optimum), iterated
+    without the eigenbasis: just below 1 / max k it reaches LinearDiffusion.weights, just above it
+    blows up."""
+    sched = ld.Schedule.linear(T=20, beta_max=0.2)
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((3, 5)) * np.array([4.0, 2.0, 1.0, 0.5, 0.2])
+    model = ld.LinearDiffusion.fit(X, sched, c=0.1)
+    eta = factor * GradientFlow(model, eta=1.0).max_stable_eta()
+    _, Sigma0 = ld.empirical_stats(X)
+    errors = []
+    for t in range(1, sched.T + 1):
+        a = sched.alpha_bars[t - 1]
+        s = 1.0 - a
+        H = a * Sigma0 + (a * model.c + s) * np.eye(5)
+        W = np.zeros((5, 5))
+        for _ in range(3000):
+            W = W - eta * (2 * W @ H - 2 * np.sqrt(s) * np.eye(5))
+        errors.append(np.max(np.abs(W - model.weights(t)[0])))
+    if converges:
+        assert max(errors) < 1e-8
+    else:
+        assert max(errors) > 1e3

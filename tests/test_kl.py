@@ -157,3 +157,21 @@ def test_gaussian_kl_rejects_bad_input(args, match):
 def test_expected_kl_rejects_bad_input(d, N, match):
     with pytest.raises(ValueError, match=match):
         expected_kl(d, N)
+
+
+@pytest.mark.parametrize("N", [5, 12])
+def test_kl_of_ridge_law_diverges_like_unseen_directions(N):
+    """For N <= d, KL(N(mu_0, Sigma_0 + c Id) || N(mu, Sigma)) ~ -(d - N + 1)/2 ln c as c -> 0:
+    each of the d - N + 1 unseen directions contributes -1/2 ln c (finite-difference slope in ln c)."""
+    d = 12
+    cov = rotated_covariance(power_law_spectrum(d, 1.0), seed=3)
+    rng = np.random.default_rng(4)
+    X = rng.multivariate_normal(np.zeros(d), cov, size=N)
+    mu0, S0 = empirical_stats(X)
+
+    def kl(c):
+        return gaussian_kl(mu0, S0 + c * np.eye(d), np.zeros(d), cov)
+
+    c1, c2 = 1e-9, 1e-10
+    slope = (kl(c2) - kl(c1)) / (np.log(c2) - np.log(c1))
+    assert slope == pytest.approx(-(d - N + 1) / 2, abs=0.01)

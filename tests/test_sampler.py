@@ -121,3 +121,26 @@ def test_ddpm_sample_calls_every_step_in_order():
 def test_samplers_reject_bad_input(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+@pytest.mark.parametrize("t", [2, 10, 50])
+def test_sampler_update_is_the_forward_posterior_mean(t):
+    """The ancestral update (u_t - beta_t / sqrt(1 - abar_t) eps) / sqrt(alpha_t) is the mean of
+    q(x_{t-1} | x_t, x_0) with x_0 = (x_t - sqrt(1 - abar_t) eps) / sqrt(abar_t), and beta_t is no
+    more than its variance: checked by conditioning the joint Gaussian of (x_{t-1}, x_t) given x_0."""
+    from lindiff import Schedule
+
+    sched = Schedule.linear(T=50, beta_max=0.05)
+    i = t - 1
+    a_prev, a_t, alpha, beta = sched.alpha_bars[i - 1], sched.alpha_bars[i], sched.alphas[i], sched.betas[i]
+    # x_{t-1} = sqrt(a_prev) x0 + sqrt(1 - a_prev) e1,  x_t = sqrt(alpha) x_{t-1} + sqrt(beta) e2
+    var_prev, cov, var_t = 1 - a_prev, np.sqrt(alpha) * (1 - a_prev), alpha * (1 - a_prev) + beta
+    x0, xt = 0.7, -1.3
+    m_prev, m_t = np.sqrt(a_prev) * x0, np.sqrt(a_t) * x0
+    posterior_mean = m_prev + cov / var_t * (xt - m_t)
+    posterior_var = var_prev - cov**2 / var_t
+    eps = (xt - np.sqrt(a_t) * x0) / np.sqrt(1 - a_t)
+    update = (xt - beta / np.sqrt(1 - a_t) * eps) / np.sqrt(alpha)
+    assert update == pytest.approx(posterior_mean, rel=1e-12)
+    assert posterior_var == pytest.approx(beta * (1 - a_prev) / (1 - a_t), rel=1e-12)
+    assert posterior_var <= beta

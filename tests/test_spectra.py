@@ -96,3 +96,17 @@ def test_rotated_covariance_has_the_given_spectrum():
 def test_spectra_reject_bad_input(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+@pytest.mark.parametrize("k", [0.75, 1.5, 2.0])
+def test_power_law_participation_ratio_tends_to_zeta_ratio(k):
+    """For k > 1/2, d_eff -> zeta(k)^2 / zeta(2k) as d -> infinity (zeta(k) = inf for k <= 1: d_eff grows)."""
+    from scipy.special import zeta
+
+    values = [participation_ratio(power_law_spectrum(d, k)) for d in (10**3, 10**4, 10**5)]
+    if k > 1:
+        limit = zeta(k) ** 2 / zeta(2 * k)
+        assert abs(values[-1] - limit) < abs(values[0] - limit) < 0.5 * limit
+        assert abs(values[-1] / limit - 1) < 0.02
+    else:
+        assert values[0] < values[1] < values[2]
