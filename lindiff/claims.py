@@ -135,7 +135,9 @@ def claims_table_html(rows, titles: dict) -> str:
             f"<td>{html.escape(r['measured'])}<br><small>{html.escape(r['comment'])}</small></td>"
             f"<td><b>{verdict}</b></td><td>{where}</td></tr>"
         )
-    return ('<table class="lindiff-claims">\n<thead>' + head + "</thead>\n<tbody>\n"
+    style = ("<style>.lindiff-claims td, .lindiff-claims th {vertical-align: top; padding: 4px 8px; "
+             "border-top: 1px solid #ccc}</style>\n")
+    return (style + '<table class="lindiff-claims">\n<thead>' + head + "</thead>\n<tbody>\n"
             + "\n".join(body) + "\n</tbody>\n</table>")
 
 
