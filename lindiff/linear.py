@@ -158,12 +158,13 @@ class LinearDiffusion:
         B = V * np.sqrt(self.sampling_variances())  # variances >= beta_1 > 0
         return V @ self.sampling_mean_coefficients(), B @ B.T  # B @ B.T is exactly symmetric (syrk)
 
-    def sample(self, n: int, seed=0, progress_bar: bool = True) -> np.ndarray:
+    def sample(self, n: int, seed=None, progress_bar: bool = True) -> np.ndarray:
         """Draw n samples by running the ancestral sampler in the eigenbasis of Sigma_0.
 
         Same sampler (and law) as :func:`lindiff.ddpm_sample` with this model as eps, at O(T n d)
         instead of O(T n d^2) cost: u_T and every z_t are drawn in eigen-coordinates, so the random
         stream differs from ddpm_sample's for the same seed. Drawing the T n d normals dominates.
+        ``seed=None`` (the default) draws fresh samples on every call; pass an int to reproduce them.
 
         Returns
         -------

@@ -11,7 +11,7 @@ from ._progress import progress
 from .schedule import Schedule
 
 
-def ddpm_sample(eps_model, schedule: Schedule, n: int, d: int, seed=0, progress_bar: bool = True):
+def ddpm_sample(eps_model, schedule: Schedule, n: int, d: int, seed=None, progress_bar: bool = True):
     """Run the ancestral sampler for any noise predictor.
 
     Parameters
@@ -22,8 +22,8 @@ def ddpm_sample(eps_model, schedule: Schedule, n: int, d: int, seed=0, progress_
     schedule : Schedule
     n, d : int
         Number of samples and dimension.
-    seed : int or numpy Generator
-        Seeds u_T and every z_t.
+    seed : None, int or numpy Generator
+        Seeds u_T and every z_t; None (the default) draws fresh entropy on each call.
 
     Returns
     -------
@@ -106,7 +106,7 @@ def diagonal_sampler_law(w, m, schedule: Schedule):
     return mean, var
 
 
-def diagonal_sample(w, m, schedule: Schedule, n: int, seed=0, progress_bar: bool = True):
+def diagonal_sample(w, m, schedule: Schedule, n: int, seed=None, progress_bar: bool = True):
     """Run the ancestral sampler for the diagonal denoiser of :func:`diagonal_sampler_law`.
 
     Works in the basis coordinates: u_T and every z_t are drawn there (a rotation of an isotropic

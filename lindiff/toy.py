@@ -105,8 +105,8 @@ class GaussianMixture:
         return 0.5 * (cov + cov.T)
 
     # ------------------------------------------------------------------ sampling and density
-    def sample(self, n: int, seed=0, return_labels: bool = False):
-        """Draw n points: a component k ~ pi, then x = m_k + C_k^{1/2} z.
+    def sample(self, n: int, seed=None, return_labels: bool = False):
+        """Draw n points: a component k ~ pi, then x = m_k + C_k^{1/2} z (``seed=None``: fresh ones).
 
         Returns
         -------

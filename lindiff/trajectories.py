@@ -13,7 +13,7 @@ from .sampler import ddpm_sample
 from .schedule import Schedule
 
 
-def forward_trajectories(x0, schedule: Schedule, seed=0) -> np.ndarray:
+def forward_trajectories(x0, schedule: Schedule, seed=None) -> np.ndarray:
     """Run the forward chain x_t = sqrt(alpha_t) x_{t-1} + sqrt(beta_t) z_t from each row of x0.
 
     Parameters
@@ -21,7 +21,8 @@ def forward_trajectories(x0, schedule: Schedule, seed=0) -> np.ndarray:
     x0 : array_like, shape (n, d)
         Starting points.
     schedule : Schedule
-    seed : int or numpy Generator
+    seed : None, int or numpy Generator
+        None (the default) draws fresh entropy on each call.
 
     Returns
     -------
@@ -40,7 +41,7 @@ def forward_trajectories(x0, schedule: Schedule, seed=0) -> np.ndarray:
     return path
 
 
-def sampler_trajectories(eps_model, schedule: Schedule, n: int, d: int, seed=0, progress_bar: bool = True):
+def sampler_trajectories(eps_model, schedule: Schedule, n: int, d: int, seed=None, progress_bar: bool = True):
     """Run :func:`lindiff.ddpm_sample` and keep every intermediate u_t.
 
     Same seed, same samples: entry 0 equals ``ddpm_sample(eps_model, schedule, n, d, seed)``.

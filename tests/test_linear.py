@@ -147,6 +147,17 @@ def test_samples_follow_the_law(N, c, make_data, gaussian_lr_pvalue):
     np.testing.assert_array_equal(fast, model.sample(n, seed=1, progress_bar=False))
 
 
+def test_sample_without_a_seed_is_fresh_each_call(make_data):
+    """seed=None (the default) means fresh entropy (SPEC 7); an int seed reproduces."""
+    model = LinearDiffusion.fit(make_data(3, 4, seed=1), SHORT)
+    a, b = model.sample(5, progress_bar=False), model.sample(5, progress_bar=False)
+    assert not np.allclose(a, b)
+    g1, g2 = (ddpm_sample(model, SHORT, 5, 4, progress_bar=False) for _ in range(2))
+    assert not np.allclose(g1, g2)
+    np.testing.assert_array_equal(model.sample(5, seed=7, progress_bar=False),
+                                  model.sample(5, seed=7, progress_bar=False))
+
+
 # ----------------------------------------------------------------------------- the beta_1 floor
 @pytest.mark.parametrize("N, d", [(2, 300), (3, 5), (5, 40)])
 def test_beta1_floor_in_unvisited_directions(N, d, make_data):
