@@ -1,11 +1,26 @@
 """Sphinx adjustments for the lindiff book website (loaded through ``sphinx.local_extensions`` in
-``_config.yml``). The first two keep the pages correct for ``scripts/check_site.mjs``; the third
-labels the bibliography "Author et al., year", like the citations in the text.
+``_config.yml``).
+
+- Which chapters are executed: all of them by default; none with ``LINDIFF_BOOK_EXECUTE=off`` (the
+  stored-output build, ``scripts/build-book.sh --stored``); and a chapter whose data set or package
+  is missing here (``lindiff.chapters``) is shown from its stored outputs, with one line in the
+  build log and a notice at the top of its page saying what is missing and how to get it.
+- Without the npm assets (no Node.js: ``_site_assets/`` was not made), MathJax and the widget
+  JavaScript come from public CDNs instead, and the log says so.
+- Without torch, the API page documents the trainer with torch mocked.
+- MathJax on every page, no duplicate inline scripts (both for ``scripts/check_site.mjs``), and
+  bibliography labels "Author et al., year", like the citations in the text.
 """
 from __future__ import annotations
 
+import importlib.util
+import os
 from collections import Counter
+from pathlib import Path
 from string import ascii_lowercase
+
+from docutils import nodes
+from sphinx.util import logging
 
 from pybtex.plugin import register_plugin
 from pybtex.richtext import Text
@@ -66,7 +81,76 @@ def _drop_duplicate_scripts(app, pagename, templatename, context, doctree):
     scripts[:] = unique
 
 
+logger = logging.getLogger(__name__)
+_STORED: dict = {}  # docname -> lines saying what the chapter needs and this machine lacks
+_CDN_MATHJAX = "https://cdn.jsdelivr.net/npm/mathjax@3.2.2/es5/tex-chtml.js"
+
+
+def _choose_execution(app, config):
+    """Execute every chapter, none (``LINDIFF_BOOK_EXECUTE=off``), or all whose needs are met."""
+    mode = os.environ.get("LINDIFF_BOOK_EXECUTE", "auto").strip().lower()
+    if mode not in {"auto", "off"}:
+        raise ValueError(f"LINDIFF_BOOK_EXECUTE must be 'auto' or 'off', got {mode!r}")
+    if mode == "off":
+        config.nb_execution_mode = "off"
+        logger.info("lindiff: stored-output build: no chapter is executed (LINDIFF_BOOK_EXECUTE=off)")
+        return
+    from lindiff import chapters
+
+    for path in sorted(Path(app.srcdir, "book").glob("*.ipynb")):
+        lines = chapters.missing_needs(path)
+        if not lines:
+            continue
+        if chapters.require_all():
+            raise RuntimeError(f"chapter {path.stem} cannot be executed and LINDIFF_REQUIRE_ALL is set: "
+                               + " | ".join(lines))
+        docname = f"book/{path.stem}"
+        _STORED[docname] = lines
+        config.nb_execution_excludepatterns = [*config.nb_execution_excludepatterns, f"{docname}.ipynb"]
+        for line in lines:
+            logger.info(f"lindiff: chapter {path.stem} is shown from its stored outputs: {line}")
+
+
+def _assets_or_cdn(app, config):
+    """Serve MathJax and the widget JavaScript from _site_assets/ if npm made it, else from CDNs."""
+    if Path(app.srcdir, "_site_assets", "mathjax", "tex-chtml.js").is_file():
+        return
+    from myst_nb.core.config import NbParserConfig
+
+    config.html_static_path = [p for p in config.html_static_path if p != "_site_assets"]
+    config.mathjax_path = _CDN_MATHJAX
+    config.nb_ipywidgets_js = NbParserConfig().ipywidgets_js
+    logger.info("lindiff: _site_assets/ is missing (no Node.js/npm?): MathJax and the widget "
+                "JavaScript will load from public CDNs when the pages are read")
+
+
+def _mock_torch(app, config):
+    """Document the trainer without torch installed (the stored-output build installs none)."""
+    if importlib.util.find_spec("torch") is None:
+        config.autodoc_mock_imports = [*config.autodoc_mock_imports, "torch"]
+
+
+def _stored_notice(app, doctree):
+    """At the top of a chapter shown from stored outputs: what is missing here and how to get it."""
+    lines = _STORED.get(app.env.docname)
+    if not lines:
+        return
+    note = nodes.admonition(classes=["warning", "lindiff-stored-outputs"])
+    note += nodes.title(text="Shown from stored outputs")
+    note += nodes.paragraph(text="This build could not execute this chapter, so its figures and numbers "
+                                 "are the stored outputs that CI verified. " + " ".join(lines))
+    section = next(iter(doctree.findall(nodes.section)), None)
+    if section is None:
+        doctree.insert(0, note)
+    else:
+        section.insert(1 if section.children and isinstance(section[0], nodes.title) else 0, note)
+
+
 def setup(app):
+    app.connect("config-inited", _choose_execution)
+    app.connect("config-inited", _assets_or_cdn)
+    app.connect("config-inited", _mock_torch)
+    app.connect("doctree-read", _stored_notice)
     # Chapter titles may hold math ($N$), and the navigation sidebar shows them on every page:
     # load MathJax on every page, not only on pages that have equations themselves.
     app.set_html_assets_policy("always")

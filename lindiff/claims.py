@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import ast
 import html
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
+
+import nbformat
 
 _PREFIX = "application/papermill.record/"
 
@@ -31,15 +32,9 @@ def glued_values(notebook) -> dict:
         scalar repr such as ``np.float64(0.5)``) is parsed as its inner literal when possible and
         otherwise kept as the string.
     """
-    path = Path(notebook)
-    if not path.is_file():
-        raise FileNotFoundError(f"notebook {path} not found; pass the path of an executed chapter")
-    try:
-        nb = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path} is not a valid notebook (JSON error: {exc})") from None
+    nb = _read_notebook(notebook)
     values = {}
-    for cell in nb.get("cells", []):
+    for cell in nb.cells:
         for out in cell.get("outputs", []):
             meta = out.get("metadata", {}).get("scrapbook")
             if not meta:
@@ -48,10 +43,19 @@ def glued_values(notebook) -> dict:
             text = out.get("data", {}).get(prefix + "text/plain")
             if text is None:
                 continue
-            if isinstance(text, list):
-                text = "".join(text)
             values[meta["name"]] = _parse(text)
     return values
+
+
+def _read_notebook(notebook):
+    """The notebook at ``notebook`` as an ``nbformat`` v4 node (clear errors for a bad path or file)."""
+    path = Path(notebook)
+    if not path.is_file():
+        raise FileNotFoundError(f"notebook {path} not found; pass the path of an executed chapter")
+    try:
+        return nbformat.read(path, as_version=4)
+    except ValueError as exc:  # nbformat's NotJSONError and version errors are ValueErrors
+        raise ValueError(f"{path} is not a valid notebook ({exc})") from None
 
 
 def _parse(text: str):
@@ -143,10 +147,9 @@ def claims_table_html(rows, titles: dict) -> str:
 
 def chapter_title(notebook) -> str:
     """The first level-1 heading of a notebook's markdown cells, with TeX dollar signs removed."""
-    nb = json.loads(Path(notebook).read_text(encoding="utf-8"))
-    for cell in nb.get("cells", []):
-        if cell.get("cell_type") == "markdown":
-            for line in "".join(cell.get("source", [])).splitlines():
+    for cell in _read_notebook(notebook).cells:
+        if cell.cell_type == "markdown":
+            for line in cell.source.splitlines():
                 if line.startswith("# "):
                     # plain text: the title goes into HTML that no math renderer sees
                     return line[2:].replace("$", "").strip()

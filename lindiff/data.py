@@ -16,6 +16,11 @@ celeba         train (+)    zip of aligned JPEGs       10,000, 89 x 109 RGB (sub
 (+) A user's own copy of the full ``img_align_celeba`` (the official zip, or the unpacked folder)
 also has the official ``valid`` and ``test`` partitions.
 
+A data set that is missing locally and may be redistributed (MNIST, Fashion-MNIST, CIFAR-10) is
+downloaded on first use into :func:`download_dir` (hash-checked, with a progress bar), unless the
+environment variable ``LINDIFF_OFFLINE`` is set (to 1, true, yes or on): CI sets it, so it never
+touches the network. ``python -m lindiff.data fetch`` downloads all three ahead of time.
+
 Every file is checked against its published SHA-256 (MD5 for the official CelebA zip, the only
 checksum published for it) before its bytes are used; a failed check raises ``ValueError`` naming
 the file, and a missing file raises ``FileNotFoundError`` saying where it was looked for and how to
@@ -51,12 +56,18 @@ import numpy as np
 from . import _checks, cache
 from . import stats as _stats
 from ._checks import check_positive_int, psd_eigh
-from ._progress import progress
+from ._progress import progress, progress_enabled, tqdm
 from .stats import empirical_stats
 
 DATASETS = ("mnist", "fashion-mnist", "cifar10", "celeba")
 SCALES = ("pm1", "unit")
 LUMA = np.array([0.299, 0.587, 0.114])  # ITU-R 601, as PIL's convert("L")
+
+# The official aligned faces are 178 x 218; as they are decoded they are reduced 2x by box averaging
+# to the 89 x 109 of the subset in shared/data, and a split's default is its first 10,000 faces
+# (000001-010000 of the train partition: the subset's faces), so both copies give the same data.
+CELEBA_OFFICIAL_SIZE = (178, 218)  # (width, height)
+CELEBA_DEFAULT_N = 10_000
 
 # Official CelebA partition of img_align_celeba (list_eval_partition.txt): image numbers, inclusive.
 CELEBA_PARTITIONS = {"train": (1, 162770), "valid": (162771, 182637), "test": (182638, 202599)}
@@ -138,6 +149,11 @@ def download_dir() -> Path:
     return cache.cache_dir() / "data"
 
 
+def downloads_allowed() -> bool:
+    """False when the environment variable ``LINDIFF_OFFLINE`` is 1, true, yes or on."""
+    return os.environ.get("LINDIFF_OFFLINE", "").strip().lower() not in {"1", "true", "yes", "on"}
+
+
 def _search_dirs(data_dir) -> list[Path]:
     dirs = []
     if data_dir is not None:
@@ -178,12 +194,8 @@ def _verify(path: Path, source: _Source) -> str:
     )
 
 
-def _locate(name: str, split: str, data_dir):
-    """(source, path, digest) of the first available source of a split, checked.
-
-    ``digest`` is None for a user's folder (checked by content later). Raises FileNotFoundError.
-    """
-    dirs = _search_dirs(data_dir)
+def _find(name: str, split: str, dirs):
+    """(source, path, digest) of the first source of a split present in ``dirs``, checked; or None."""
     for source in _SOURCES[(name, split)]:
         for d in dirs:
             path = d / source.relpath
@@ -191,13 +203,54 @@ def _locate(name: str, split: str, data_dir):
                 return source, path, _verify(path, source)
             if not source.digests and path.is_dir():
                 return source, path, None
+    return None
+
+
+def _locate(name: str, split: str, data_dir):
+    """(source, path, digest) of the first available source of a split, checked.
+
+    A split found in no folder is downloaded first (:func:`fetch`) when it may be and downloads are
+    allowed (:func:`downloads_allowed`). ``digest`` is None for a user's folder (checked by content
+    later). Raises FileNotFoundError saying where it looked and how to get the data.
+    """
+    dirs = _search_dirs(data_dir)
+    found = _find(name, split, dirs)
+    if found is not None:
+        return found
+    failure = ""
+    if downloads_allowed() and any(s.url for s in _SOURCES[(name, split)]):
+        try:
+            fetch(name)
+        except Exception as exc:  # offline, a firewall, a server error: say so, keep the advice
+            failure = f" Downloading it failed ({type(exc).__name__}: {str(exc)[:200]})."
+        else:
+            found = _find(name, split, dirs)
+            if found is not None:
+                return found
     looked = "; ".join(str(d / s.relpath) for s in _SOURCES[(name, split)] for d in dirs)
     if name == "celeba":
         how = _CELEBA_HELP.format(dir=dirs[0])
     else:
         how = (f"Set LINDIFF_DATA_DIR to a folder holding {_SOURCES[(name, split)][0].relpath}, or "
-               f"download it (needs internet) with lindiff.data.fetch({name!r}).")
-    raise FileNotFoundError(f"no {name} {split} data found; looked for: {looked}. {how}")
+               f"download it (needs internet) with lindiff.data.fetch({name!r}) or "
+               f"`python -m lindiff.data fetch {name}`.")
+    raise FileNotFoundError(f"no {name} {split} data found; looked for: {looked}.{failure} {how}")
+
+
+def missing(name: str, data_dir=None) -> str | None:
+    """None if data set ``name`` can be loaded here (all its splits), else one line saying why not.
+
+    Looks in the data folders and, where allowed, downloads it first. The line names
+    the data set, where it was looked for and how to get it, e.g. for a notice on a chapter page.
+    """
+    _check_name_split(name, None)
+    splits = ["train"] if name == "celeba" else sorted(s for (n, s) in _SOURCES if n == name)
+    try:
+        for split in splits:
+            _locate(name, split, data_dir)
+    except (FileNotFoundError, ValueError) as exc:
+        return str(exc)
+    return None
 
 
 def fetch(name: str, path=None) -> list[Path]:
@@ -221,7 +274,11 @@ def fetch(name: str, path=None) -> list[Path]:
         raise ValueError(f"unknown data set {name!r}; choose one of {', '.join(DATASETS)}")
     if name == "celeba":
         raise ValueError(_CELEBA_HELP.format(dir=_search_dirs(None)[0]))
+    if not downloads_allowed():
+        raise RuntimeError(f"downloads are switched off (LINDIFF_OFFLINE is set): {name} was not fetched; "
+                           "unset LINDIFF_OFFLINE, or put the files in LINDIFF_DATA_DIR")
     root = Path(path).expanduser() if path is not None else download_dir()
+    bar = progress_enabled() and tqdm is not None
     out = []
     for (n, _), sources in _SOURCES.items():
         for source in sources:
@@ -229,7 +286,7 @@ def fetch(name: str, path=None) -> list[Path]:
                 continue
             target = root / source.relpath
             pooch.retrieve(source.url, known_hash=source.digests[-1], fname=target.name, path=target.parent,
-                           progressbar=False)
+                           downloader=pooch.HTTPDownloader(progressbar=bar, timeout=60))
             out.append(target)
     return out
 
@@ -342,14 +399,21 @@ def _folder_digest(source: _Source, path: Path, members) -> str:
 
 
 def _read_celeba(source: _Source, path: Path, members) -> np.ndarray:
-    """Decode the JPEGs of ``members`` to uint8 (n, H, W, 3); all must have the same size."""
+    """Decode the JPEGs of ``members`` to uint8 (n, H, W, 3); all must have the same size.
+
+    Official 178 x 218 faces are reduced 2x as they are decoded (PIL's ``Image.reduce(2)``: the mean
+    of each 2 x 2 block), to the 89 x 109 of the subset, so a full copy never holds full-size images.
+    """
     from PIL import Image
 
     out = None
     for i, raw in enumerate(progress(_celeba_bytes(source, path, members), total=len(members),
                                      desc="decoding CelebA")):
         try:
-            img = np.asarray(Image.open(io.BytesIO(raw)).convert("RGB"))
+            face = Image.open(io.BytesIO(raw)).convert("RGB")
+            if face.size == CELEBA_OFFICIAL_SIZE:  # the official faces: 2x2 box means -> 89 x 109
+                face = face.reduce(2)
+            img = np.asarray(face)
         except OSError as exc:
             raise ValueError(f"{path}: {members[i][1]} is not a readable JPEG ({exc})") from None
         if out is None:
@@ -415,7 +479,9 @@ def _raw(name, split, n, data_dir) -> _Raw:
     if name != "celeba":
         return _Raw(name, split, n, source, path, digest)
     members = _celeba_members(source, path, split)
-    if n is not None and n > len(members):
+    if n is None:  # never decode a whole 162,770-face split by default
+        n = min(CELEBA_DEFAULT_N, len(members))
+    if n > len(members):
         raise ValueError(f"asked for n = {n} images but {path} holds {len(members)} {split} images")
     members = tuple(members[:n])
     if digest is None:
@@ -581,20 +647,20 @@ def load_dataset(name: str, split: str | None = None, *, n: int | None = None, r
     name : {"mnist", "fashion-mnist", "cifar10", "celeba"}
     split : str, optional
         "train" or "test" (MNIST, Fashion-MNIST); "test" only for CIFAR-10 (its default);
-        "train" for CelebA ("valid" and "test" need the full img_align_celeba). Default: "train",
-        or "test" for CIFAR-10.
+        "train" for CelebA ("valid" and "test" need the full img_align_celeba, whose 178 x 218 faces
+        are reduced 2x to 89 x 109 as they are read). Default: "train", or "test" for CIFAR-10.
     n : int, optional
-        Take the first n images of the split (deterministic); default all. The order is that of the
-        files, except CIFAR-10, which is stored sorted by class: its images are put in class-
-        interleaved order (sorted by class then file name, then image k of each class in turn), so
-        that the first n mix all ten classes.
+        Take the first n images of the split (deterministic); default all, except CelebA: its first
+        10,000 (``CELEBA_DEFAULT_N``). The order is that of the files, except CIFAR-10, which is
+        stored sorted by class: its images are put in class-interleaved order (sorted by class then
+        file name, then image k of each class in turn), so that the first n mix all ten classes.
     resolution : int or (int, int), optional
         Output size after area resampling. Default: the (cropped) stored size, i.e. 28 x 28 for
         MNIST and Fashion-MNIST, 32 x 32 for CIFAR-10; 80 x 80 for CelebA.
     crop : {"none", "square"}, float or (int, int), optional
         Centred crop applied first (see :func:`preprocess`). Default "none", and "square" for
-        CelebA (the largest centred square: 89 x 89 of the 89 x 109 subset, 178 x 178 of the
-        178 x 218 originals, so the same face region either way).
+        CelebA (the largest centred square: 89 x 89 of the 89 x 109 faces, which the official
+        178 x 218 ones are reduced to as they are read, so the same face region either way).
     colour : bool
         Keep RGB (CIFAR-10, CelebA), image_shape (h, w, 3); default grey (ITU-R 601 luma).
     scale : {"pm1", "unit"}
@@ -692,3 +758,36 @@ def dataset_participation_ratio(name: str, split: str | None = None, *, n: int |
 
     key = _key(raw, settings, centre=bool(centre), standardise=bool(standardise))
     return float(cache.cached_arrays("participation", key, compute)["d_eff"])
+
+
+def main(argv=None) -> int:
+    """``python -m lindiff.data fetch [NAME ...]``: download MNIST, Fashion-MNIST and CIFAR-10 (or
+    the named ones) ahead of time; ``python -m lindiff.data status``: which data sets are here."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m lindiff.data", description=main.__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    get = sub.add_parser("fetch", help="download data sets into the download folder")
+    get.add_argument("names", nargs="*", metavar="NAME",
+                     help="mnist, fashion-mnist, cifar10 (default: all three; CelebA cannot be downloaded)")
+    sub.add_parser("status", help="say for each data set whether it is here, without downloading")
+    args = parser.parse_args(argv)
+    if args.command == "status":
+        os.environ["LINDIFF_OFFLINE"] = "1"
+        for name in DATASETS:
+            why = missing(name)
+            print(f"{name}: {'present' if why is None else 'missing. ' + why}")
+        return 0
+    for name in args.names or [n for n in DATASETS if n != "celeba"]:
+        try:
+            paths = fetch(name)
+        except Exception as exc:  # unknown name, CelebA, offline: one line, not a traceback
+            print(f"{name}: not fetched: {type(exc).__name__}: {exc}", file=sys.stderr)
+            return 1
+        for path in paths:
+            print(f"{name}: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,6 +1,4 @@
 """lindiff.claims reads back exactly what myst-nb's glue stored in an executed notebook."""
-import json
-
 import nbformat
 import numpy as np
 import pytest
@@ -65,5 +63,5 @@ def test_bad_files(tmp_path):
     with pytest.raises(ValueError, match="not a valid notebook"):
         glued_values(bad)
     empty = tmp_path / "empty.ipynb"
-    empty.write_text(json.dumps({"cells": []}))
+    nbformat.write(nbformat.v4.new_notebook(), empty)
     assert glued_values(empty) == {}

@@ -23,10 +23,11 @@ import pytest
 from PIL import Image
 
 import lindiff as ld
-from lindiff import cache, data
+from lindiff import cache, chapters, data
 
 REAL_DIR = os.environ.get("LINDIFF_DATA_DIR", "")
-real = pytest.mark.skipif(not (REAL_DIR and Path(REAL_DIR, "mnist").is_dir()),
+# Skipped without the real files, unless LINDIFF_REQUIRE_ALL is set (CI): then they run, and fail.
+real = pytest.mark.skipif(not (REAL_DIR and Path(REAL_DIR, "mnist").is_dir()) and not chapters.require_all(),
                           reason="LINDIFF_DATA_DIR with the real data sets is not set")
 
 
@@ -35,6 +36,7 @@ def isolated(tmp_path, monkeypatch):
     """Cache in a temporary folder; no real data folder unless a test asks for it."""
     monkeypatch.setenv("LINDIFF_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.delenv("LINDIFF_DATA_DIR", raising=False)
+    monkeypatch.setenv("LINDIFF_OFFLINE", "1")  # tests of downloading unset it and serve on 127.0.0.1
     data._DECODED.clear()
     yield
     data._DECODED.clear()
@@ -437,6 +439,59 @@ def test_celeba_images_of_different_sizes_and_bad_jpeg(tmp_path, monkeypatch):
         data.load_dataset("celeba", data_dir=root)
 
 
+def _official_and_subset(tmp_path, n):
+    """The same n generated faces as the official zip (178 x 218) and as the 89 x 109 subset zip.
+
+    The subset's faces are the official ones reduced 2x by 2 x 2 block means, then JPEG-encoded
+    again, as the shared 89 x 109 copy was made from the originals.
+    """
+    root = tmp_path / "both"
+    (root / "celeba").mkdir(parents=True)
+    faces = smooth_faces(n, h=218, w=178, seed=5)
+    official, subset = root / "celeba" / "img_align_celeba.zip", root / "celeba" / "subset.zip"
+    with zipfile.ZipFile(official, "w") as zo, zipfile.ZipFile(subset, "w") as zs:
+        for k, face in enumerate(faces, start=1):
+            zo.writestr(f"img_align_celeba/{k:06d}.jpg", jpeg_bytes(face))
+            half = face.reshape(109, 2, 89, 2, 3).mean(axis=(1, 3)).round().astype(np.uint8)
+            zs.writestr(f"img_align_celeba_89x109/{k:06d}.jpg", jpeg_bytes(half))
+    return root, official, subset, faces
+
+
+def test_official_celeba_layout_gives_the_subset_faces(tmp_path, monkeypatch):
+    """The official 178 x 218 zip, read as it comes, gives the subset's 89 x 109 faces."""
+    root, official, subset, faces = _official_and_subset(tmp_path, 12)
+    register(monkeypatch, "celeba", "train", ("celeba/img_align_celeba.zip", official, None))
+    raw = data._raw("celeba", None, None, root)
+    assert raw.read().shape == (12, 109, 89, 3)  # reduced as decoded
+    X_off, shape = data.load_dataset("celeba", data_dir=root)  # the book's defaults: 80 x 80 grey
+    register(monkeypatch, "celeba", "train", ("celeba/subset.zip", subset, None))
+    data._DECODED.clear()
+    X_sub, shape_sub = data.load_dataset("celeba", data_dir=root)
+    assert shape == shape_sub == (80, 80)
+    # independent reference: the generated faces themselves, box-reduced, square-cropped, resampled
+    half = faces.reshape(12, 109, 2, 89, 2, 3).mean(axis=(2, 4))
+    grey = half[:, 10:99] @ np.array([0.299, 0.587, 0.114])
+    R = data.area_resampling_matrix(89, 80)
+    ref = (np.einsum("ij,njk,lk->nil", R, grey, R) / 127.5 - 1).reshape(12, -1)
+    assert np.abs(X_off - ref).mean() < 0.01 and np.abs(X_sub - ref).mean() < 0.01
+    # the numbers the chapter checks are second-order statistics: d_eff and the top variances
+    # (the non-zero eigenvalues of the ddof = 0 covariance are those of the centred Gram matrix / n)
+    lam_off, lam_sub = (np.linalg.eigvalsh((X - X.mean(0)) @ (X - X.mean(0)).T / len(X))[::-1][:3]
+                        for X in (X_off, X_sub))
+    np.testing.assert_allclose(lam_off, lam_sub, rtol=0.01)
+
+
+def test_celeba_default_is_the_first_10000_faces(tmp_path, monkeypatch):
+    """No default decodes a whole partition: n defaults to CELEBA_DEFAULT_N faces."""
+    root, official, _, _ = _official_and_subset(tmp_path, 6)
+    register(monkeypatch, "celeba", "train", ("celeba/img_align_celeba.zip", official, None))
+    monkeypatch.setattr(data, "CELEBA_DEFAULT_N", 4)
+    raw = data._raw("celeba", None, None, root)
+    assert raw.n == 4 and [k for k, _ in raw.members] == [1, 2, 3, 4]
+    assert data.load_dataset("celeba", data_dir=root)[0].shape[0] == 4
+    assert data.load_dataset("celeba", data_dir=root, n=6)[0].shape[0] == 6
+
+
 def test_celeba_decodes_each_image_once(celeba_zip, monkeypatch):
     calls = []
     real = data._read_celeba
@@ -467,6 +522,7 @@ def http_dir(tmp_path):
 
 
 def test_fetch_downloads_checked_files_that_then_load(http_dir, monkeypatch):
+    monkeypatch.delenv("LINDIFF_OFFLINE")
     served, url = http_dir
     imgs = random_images((4, 6, 5), seed=7)
     src = write_idx(served / "train-images-idx3-ubyte.gz", imgs)
@@ -480,6 +536,7 @@ def test_fetch_downloads_checked_files_that_then_load(http_dir, monkeypatch):
 
 
 def test_fetch_of_a_corrupt_download_leaves_no_file(http_dir, monkeypatch, tmp_path):
+    monkeypatch.delenv("LINDIFF_OFFLINE")
     served, url = http_dir
     good = write_idx(tmp_path / "good.gz", random_images((4, 6, 5), seed=7))
     register(monkeypatch, "mnist", "train", ("mnist/train-images-idx3-ubyte.gz", good, url + "bad.gz"))
@@ -500,6 +557,56 @@ def test_corrupt_file_in_the_download_folder_is_deleted(monkeypatch, tmp_path):
     with pytest.raises(ValueError, match="It was deleted.*fetch\\('mnist'\\)"):
         data.load_dataset("mnist")
     assert not bad.exists()
+
+
+def _served_mnist(http_dir, monkeypatch):
+    served, url = http_dir
+    imgs = random_images((4, 6, 5), seed=8)
+    src = write_idx(served / "train-images-idx3-ubyte.gz", imgs)
+    register(monkeypatch, "mnist", "train", ("mnist/train-images-idx3-ubyte.gz", src, url + src.name))
+    monkeypatch.delitem(data._SOURCES, ("mnist", "test"))
+    return imgs
+
+
+def test_a_missing_data_set_is_downloaded_on_first_use(http_dir, monkeypatch):
+    imgs = _served_mnist(http_dir, monkeypatch)
+    monkeypatch.delenv("LINDIFF_OFFLINE")
+    assert not (data.download_dir() / "mnist").exists()
+    assert data.missing("mnist") is None  # found by downloading it
+    X, _ = data.load_dataset("mnist")
+    assert np.allclose(X, imgs.reshape(4, -1) / 127.5 - 1)
+    assert (data.download_dir() / "mnist" / "train-images-idx3-ubyte.gz").is_file()
+
+
+@pytest.mark.parametrize("value", ["1", "true", "on"])
+def test_offline_switch_never_downloads(http_dir, monkeypatch, value):
+    _served_mnist(http_dir, monkeypatch)
+    monkeypatch.setenv("LINDIFF_OFFLINE", value)
+    monkeypatch.setattr("pooch.retrieve", lambda *a, **k: pytest.fail("the network was touched"))
+    with pytest.raises(FileNotFoundError, match="no mnist train data found"):
+        data.load_dataset("mnist")
+    line = data.missing("mnist")
+    assert "no mnist train data found" in line and "python -m lindiff.data fetch mnist" in line
+    with pytest.raises(RuntimeError, match="LINDIFF_OFFLINE"):
+        data.fetch("mnist")
+    assert data.main(["fetch", "mnist"]) == 1
+
+
+def test_a_failed_download_says_so_and_how_to_get_the_data(monkeypatch, tmp_path):
+    good = write_idx(tmp_path / "good.gz", random_images((4, 6, 5), seed=7))
+    register(monkeypatch, "mnist", "train", ("mnist/train-images-idx3-ubyte.gz", good, "http://127.0.0.1:9/x.gz"))
+    monkeypatch.delenv("LINDIFF_OFFLINE")
+    with pytest.raises(FileNotFoundError, match=r"Downloading it failed \(.*LINDIFF_DATA_DIR"):
+        data.load_dataset("mnist")
+
+
+def test_status_command_lists_each_data_set(mnist_dir, monkeypatch, capsys):
+    monkeypatch.setenv("LINDIFF_DATA_DIR", str(mnist_dir[0]))
+    assert data.main(["status"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "mnist: present"
+    assert [line.split(":")[0] for line in out] == list(data.DATASETS)
+    assert all(line.split(": ")[1].startswith("missing") for line in out[1:])
 
 
 # ------------------------------------------------------------------------------- cached spectra
