@@ -49,7 +49,7 @@ def missing_needs(notebook) -> list[str]:
     for name in needs["datasets"]:
         why = data.missing(name)
         if why is not None:
-            lines.append(f"data set {name} is missing: {why}")
+            lines.append(f"data set {why}")
     for package in needs["packages"]:
         if importlib.util.find_spec(package) is None:
             how = _HOW_TO_INSTALL.get(package, f"pip install {package}")

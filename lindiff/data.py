@@ -206,11 +206,11 @@ def _find(name: str, split: str, dirs):
     return None
 
 
-def _locate(name: str, split: str, data_dir):
+def _locate(name: str, split: str, data_dir, download: bool = True):
     """(source, path, digest) of the first available source of a split, checked.
 
-    A split found in no folder is downloaded first (:func:`fetch`) when it may be and downloads are
-    allowed (:func:`downloads_allowed`). ``digest`` is None for a user's folder (checked by content
+    A split found in no folder is downloaded first (:func:`fetch`) when it may be, ``download`` is
+    true and downloads are allowed (:func:`downloads_allowed`). ``digest`` is None for a user's folder (checked by content
     later). Raises FileNotFoundError saying where it looked and how to get the data.
     """
     dirs = _search_dirs(data_dir)
@@ -218,10 +218,12 @@ def _locate(name: str, split: str, data_dir):
     if found is not None:
         return found
     failure = ""
-    if downloads_allowed() and any(s.url for s in _SOURCES[(name, split)]):
+    if download and downloads_allowed() and any(s.url for s in _SOURCES[(name, split)]):
         try:
             fetch(name)
-        except Exception as exc:  # offline, a firewall, a server error: say so, keep the advice
+        except OSError as exc:  # offline, a firewall, a server error (requests' errors are OSErrors)
+            failure = f" Downloading it failed ({type(exc).__name__}: no connection?)."
+        except Exception as exc:  # e.g. a download that fails its checksum
             failure = f" Downloading it failed ({type(exc).__name__}: {str(exc)[:200]})."
         else:
             found = _find(name, split, dirs)
@@ -237,19 +239,33 @@ def _locate(name: str, split: str, data_dir):
     raise FileNotFoundError(f"no {name} {split} data found; looked for: {looked}.{failure} {how}")
 
 
-def missing(name: str, data_dir=None) -> str | None:
-    """None if data set ``name`` can be loaded here (all its splits), else one line saying why not.
+def missing(name: str, data_dir=None, download: bool = True) -> str | None:
+    """None if data set ``name`` can be loaded here (all its splits), else one short line why not.
 
-    Looks in the data folders and, where allowed, downloads it first. The line names
-    the data set, where it was looked for and how to get it, e.g. for a notice on a chapter page.
+    Looks in the data folders and, if ``download`` and where allowed, downloads it first. The line
+    says which data set, where it was looked for and how to get it, e.g. for a notice on a page.
     """
     _check_name_split(name, None)
     splits = ["train"] if name == "celeba" else sorted(s for (n, s) in _SOURCES if n == name)
     try:
         for split in splits:
-            _locate(name, split, data_dir)
-    except (FileNotFoundError, ValueError) as exc:
-        return str(exc)
+            _locate(name, split, data_dir, download)
+    except ValueError as exc:  # a file that fails its checksum
+        return f"{name}: {exc}"
+    except FileNotFoundError as exc:
+        dirs = _search_dirs(data_dir)
+        where = " or ".join(str(d / name) for d in dirs)  # each data set has the folder of its name
+        if name == "celeba":
+            how = (f"it cannot be downloaded (its licence forbids redistribution): obtain "
+                   f"img_align_celeba.zip from the CelebA site under its terms and put it in {dirs[0] / name}")
+        elif not download:
+            how = f"get it with `python -m lindiff.data fetch {name}`"
+        elif not downloads_allowed():
+            how = f"downloads are off (LINDIFF_OFFLINE): get it with `python -m lindiff.data fetch {name}` online"
+        else:
+            reason = "the download failed" if "Downloading it failed" in str(exc) else "it could not be fetched"
+            how = f"{reason} (offline?): get it with `python -m lindiff.data fetch {name}` online"
+        return f"{name} not found in {where}; {how}"
     return None
 
 
@@ -773,9 +789,8 @@ def main(argv=None) -> int:
     sub.add_parser("status", help="say for each data set whether it is here, without downloading")
     args = parser.parse_args(argv)
     if args.command == "status":
-        os.environ["LINDIFF_OFFLINE"] = "1"
         for name in DATASETS:
-            why = missing(name)
+            why = missing(name, download=False)
             print(f"{name}: {'present' if why is None else 'missing. ' + why}")
         return 0
     for name in args.names or [n for n in DATASETS if n != "celeba"]:

@@ -281,7 +281,8 @@ for (const rel of pages) {
     const refs = await page.evaluate(() => [
       ...[...document.querySelectorAll("a[href]")].map((a) => ["link", a.href]),
       ...[...document.querySelectorAll("img[src], script[src], iframe[src], source[src]")].map((e) => ["resource", e.src]),
-      ...[...document.querySelectorAll("link[href]")].map((l) => ["resource", l.href]),
+      // rel=canonical names the published address (html.baseurl); a browser never loads it
+      ...[...document.querySelectorAll("link[href]:not([rel=canonical])")].map((l) => ["resource", l.href]),
     ]);
     let external = 0;
     for (const [kind, href] of refs) {

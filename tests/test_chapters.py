@@ -33,8 +33,8 @@ def test_missing_data_set_and_package_each_give_one_line(tmp_path, monkeypatch):
     path = _notebook(tmp_path, {"datasets": ["celeba"], "packages": ["numpy", "no_such_package_xyz"]})
     lines = chapters.missing_needs(path)
     assert len(lines) == 2
-    assert lines[0].startswith("data set celeba is missing") and str(tmp_path / "empty") in lines[0]
-    assert "img_align_celeba.zip" in lines[0]  # how to get it
+    assert lines[0].startswith(f"data set celeba not found in {tmp_path / 'empty' / 'celeba'} or ")
+    assert "img_align_celeba.zip" in lines[0] and "licence" in lines[0]  # how to get it, and why not here
     assert lines[1] == "package no_such_package_xyz is not installed: pip install no_such_package_xyz"
 
 
