@@ -1,0 +1,126 @@
+"""Input validation shared by the public functions of :mod:`lindiff`.
+
+Every check raises :class:`ValueError` with a message that names the argument, what was wrong
+and what to pass instead.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def as_finite_array(x, name: str, ndim: int | None = None) -> np.ndarray:
+    """Return ``x`` as a float64 array, checking its dimension and that it is finite."""
+    try:
+        arr = np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be numeric (got {type(x).__name__}): {exc}") from None
+    if ndim is not None and arr.ndim != ndim:
+        raise ValueError(f"{name} must be a {ndim}-D array, got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} contains NaN or inf; clean the input before passing it")
+    return arr
+
+
+def as_data_matrix(X, name: str = "X", min_rows: int = 2) -> np.ndarray:
+    """An (N, d) float64 array with N >= ``min_rows`` finite rows."""
+    arr = as_finite_array(X, name, ndim=2)
+    if arr.shape[0] < min_rows:
+        raise ValueError(
+            f"{name} has N = {arr.shape[0]} rows; at least {min_rows} samples are needed "
+            "(pass an (N, d) array with one sample per row)"
+        )
+    if arr.shape[1] < 1:
+        raise ValueError(f"{name} has no columns; pass an (N, d) array with d >= 1")
+    return arr
+
+
+def as_mean(mean, d: int | None = None, name: str = "mean") -> np.ndarray:
+    """A finite 1-D mean vector, of length ``d`` if given."""
+    arr = as_finite_array(mean, name, ndim=1)
+    if arr.size == 0:
+        raise ValueError(f"{name} is empty; pass a vector of length d >= 1")
+    if d is not None and arr.shape[0] != d:
+        raise ValueError(f"{name} has length {arr.shape[0]}, expected d = {d}")
+    return arr
+
+
+def as_covariance(cov, d: int | None = None, name: str = "cov", rtol: float = 1e-8) -> np.ndarray:
+    """A finite, symmetric, positive semi-definite (d, d) matrix.
+
+    Symmetry is checked to relative tolerance ``rtol`` of the largest entry; the returned
+    matrix is the exactly symmetric part (C + C^T) / 2.
+    """
+    arr = as_finite_array(cov, name, ndim=2)
+    if arr.shape[0] != arr.shape[1]:
+        raise ValueError(f"{name} must be square, got shape {arr.shape}")
+    if d is not None and arr.shape[0] != d:
+        raise ValueError(f"{name} has shape {arr.shape}, expected ({d}, {d})")
+    scale = max(float(np.max(np.abs(arr))), 1e-300)
+    if np.max(np.abs(arr - arr.T)) > rtol * scale:
+        raise ValueError(f"{name} is not symmetric; pass a covariance matrix (C == C.T)")
+    return 0.5 * (arr + arr.T)
+
+
+def psd_eigh(cov: np.ndarray, name: str = "cov", rtol: float = 1e-10):
+    """Eigendecomposition of a symmetric PSD matrix, eigenvalues ascending.
+
+    With lambda_max the largest |eigenvalue|, an eigenvalue below ``-rtol * d * lambda_max``
+    means the matrix is not positive semi-definite and raises. Eigenvalues within round-off of
+    zero (``|lambda| <= d * eps * lambda_max``, numpy's matrix-rank tolerance) are set to exactly
+    0, so that a rank-deficient covariance (N <= d) has exact zeros in its unvisited directions.
+    Both tolerances are relative, so the check does not depend on the units of the data.
+    """
+    evals, evecs = np.linalg.eigh(cov)
+    _check_psd_eigenvalues(evals, name, rtol)
+    d = cov.shape[0]
+    top = float(np.max(np.abs(evals))) if evals.size else 0.0
+    evals = np.where(np.abs(evals) <= d * np.finfo(np.float64).eps * top, 0.0, evals)
+    return np.clip(evals, 0.0, None), evecs
+
+
+def _check_psd_eigenvalues(evals: np.ndarray, name: str, rtol: float) -> None:
+    top = float(np.max(np.abs(evals))) if evals.size else 0.0
+    if evals.size and evals[0] < -rtol * evals.size * top:
+        raise ValueError(
+            f"{name} is not positive semi-definite (smallest eigenvalue {evals[0]:.3g}, largest "
+            f"{evals[-1]:.3g}); a covariance matrix has no negative variances"
+        )
+
+
+def check_psd(cov: np.ndarray, name: str = "cov", rtol: float = 1e-10) -> None:
+    """Raise unless the symmetric matrix ``cov`` is positive semi-definite (to round-off).
+
+    Same criterion as :func:`psd_eigh` (smallest eigenvalue >= ``-rtol * d * lambda_max``), without
+    eigenvectors: a Cholesky factorisation of ``cov + rtol * d * m * Id`` (m the largest diagonal
+    entry, m <= lambda_max) is tried first, at a fraction of the cost of an eigendecomposition; its
+    success proves the criterion. Only if it fails are the eigenvalues computed, to decide and to
+    report the smallest one.
+    """
+    d = cov.shape[0]
+    m = max(float(np.max(np.diag(cov))) if d else 0.0, 1e-300)
+    try:
+        np.linalg.cholesky(cov + (rtol * d * m) * np.eye(d))
+        return
+    except np.linalg.LinAlgError:
+        pass
+    _check_psd_eigenvalues(np.linalg.eigvalsh(cov), name, rtol)
+
+
+def check_nonnegative(value, name: str) -> float:
+    """A finite float >= 0."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}") from None
+    if not np.isfinite(v) or v < 0:
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    return v
+
+
+def check_positive_int(value, name: str, minimum: int = 1) -> int:
+    """An integer >= ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)

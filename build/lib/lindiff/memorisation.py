@@ -1,0 +1,139 @@
+"""The exact optimum of the training loss for a finite training set: the memorising denoiser.
+
+Training draws x_0 uniformly from the N training points x_1..x_N, so at step t (a = abar_t) the
+noisy input x_t = sqrt(a) x_i + sqrt(1 - a) eps is distributed as the mixture
+(1/N) sum_i N(sqrt(a) x_i, (1 - a) Id). The loss < || eps - f(x_t) ||^2 > is minimised over ALL
+functions f by the posterior mean
+
+    eps*(x, t) = E[eps | x_t = x] = ( x - sqrt(a) sum_i w_i(x) x_i ) / sqrt(1 - a),
+    w_i(x) = softmax_i( - || x - sqrt(a) x_i ||^2 / (2 (1 - a)) ),
+
+and the ancestral sampler run with eps* returns the training points (up to the last step's
+noise sigma_1 z): the global minimum of the training loss memorises.
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import logsumexp
+
+from ._checks import as_data_matrix, as_finite_array, check_positive_int
+from .schedule import Schedule
+
+_CHUNK_ENTRIES = 4_000_000  # (points x training rows) per block of the weight matrix
+
+
+def _as_batch(x, d: int, name: str = "x") -> np.ndarray:
+    x = as_finite_array(x, name, ndim=2)
+    if x.shape[1] != d:
+        raise ValueError(f"{name} must have shape (n, {d}), got {x.shape}")
+    return x
+
+
+class EmpiricalDenoiser:
+    """The minimiser eps*(x, t) of the DDPM training loss over all functions, for N training rows.
+
+    Parameters
+    ----------
+    X : array_like, shape (N, d)
+        Training points, N >= 1.
+    schedule : Schedule
+
+    Call it as ``eps(x, t)`` with x of shape (n, d) and a step t in 1..T; it plugs into
+    :func:`lindiff.ddpm_sample`.
+    """
+
+    def __init__(self, X, schedule: Schedule):
+        if not isinstance(schedule, Schedule):
+            raise ValueError("schedule must be a lindiff.Schedule, e.g. Schedule.linear()")
+        self.X = as_data_matrix(X, min_rows=1)
+        self.schedule = schedule
+        self._sq_norms = np.sum(self.X**2, axis=1)
+
+    @property
+    def d(self) -> int:
+        """Data dimension."""
+        return self.X.shape[1]
+
+    def _abar(self, t) -> float:
+        return float(self.schedule.alpha_bars[self.schedule.check_step(t) - 1])
+
+    def _log_weights(self, x, a):
+        """log w_i(x) for a block of points: log-softmax of -|x - sqrt(a) x_i|^2 / (2(1 - a)).
+
+        |x|^2 is the same for every i and drops out of the softmax; the remaining logits
+        (sqrt(a) x.x_i - a |x_i|^2 / 2) / (1 - a) are normalised with logsumexp, so the weights
+        stay exact when 1 - a = beta_1 is tiny and all logits are huge.
+        """
+        logits = (np.sqrt(a) * (x @ self.X.T) - 0.5 * a * self._sq_norms) / (1.0 - a)
+        return logits - logsumexp(logits, axis=1, keepdims=True)
+
+    def posterior_weights(self, x, t) -> np.ndarray:
+        """w_i(x) = P(x_0 = x_i | x_t = x), shape (n, N); each row sums to 1."""
+        x = _as_batch(x, self.d)
+        a = self._abar(t)
+        return np.concatenate([np.exp(self._log_weights(block, a)) for block in self._blocks(x)], axis=0)
+
+    def _blocks(self, x):
+        size = max(1, _CHUNK_ENTRIES // self.X.shape[0])
+        return [x[i:i + size] for i in range(0, max(len(x), 1), size)]
+
+    def denoised(self, x, t) -> np.ndarray:
+        """E[x_0 | x_t = x] = sum_i w_i(x) x_i, shape (n, d)."""
+        x = _as_batch(x, self.d)
+        a = self._abar(t)
+        out = [np.exp(self._log_weights(block, a)) @ self.X for block in self._blocks(x)]
+        return np.concatenate(out, axis=0)
+
+    def __call__(self, x, t) -> np.ndarray:
+        """eps*(x, t) = (x - sqrt(abar_t) E[x_0 | x_t = x]) / sqrt(1 - abar_t), shape (n, d)."""
+        x = _as_batch(x, self.d)
+        a = self._abar(t)
+        return (x - np.sqrt(a) * self.denoised(x, t)) / np.sqrt(1.0 - a)
+
+    def __repr__(self) -> str:
+        return f"EmpiricalDenoiser(N={self.X.shape[0]}, d={self.d}, {self.schedule!r})"
+
+
+def train_loss_samples(eps_model, X, schedule: Schedule, t, n_noise: int = 100, seed=0) -> np.ndarray:
+    """Monte-Carlo draws of the DDPM training loss at step t: || eps - eps_model(x_t, t) ||^2.
+
+    For every training row x_i, ``n_noise`` noises eps ~ N(0, Id) give x_t = sqrt(abar_t) x_i +
+    sqrt(1 - abar_t) eps. The mean of the returned draws estimates the training loss at step t,
+    < || eps - eps_model(x_t, t) ||^2 > over eps and the training rows. The same ``seed`` gives the
+    same (x_i, eps) pairs for every model, so differences between models have small variance.
+
+    Returns
+    -------
+    ndarray, shape (N * n_noise,)
+    """
+    if not callable(eps_model):
+        raise ValueError("eps_model must be a callable eps_model(x, t)")
+    if not isinstance(schedule, Schedule):
+        raise ValueError("schedule must be a lindiff.Schedule, e.g. Schedule.linear()")
+    X = as_data_matrix(X, min_rows=1)
+    n_noise = check_positive_int(n_noise, "n_noise")
+    a = schedule.alpha_bars[schedule.check_step(t) - 1]
+    rng = np.random.default_rng(seed)
+    x0 = np.repeat(X, n_noise, axis=0)
+    eps = rng.standard_normal(x0.shape)
+    pred = np.asarray(eps_model(np.sqrt(a) * x0 + np.sqrt(1.0 - a) * eps, t), dtype=np.float64)
+    if pred.shape != eps.shape:
+        raise ValueError(f"eps_model returned shape {pred.shape}, expected {eps.shape}")
+    return np.sum((eps - pred) ** 2, axis=1)
+
+
+def nearest_training_point(samples, X):
+    """Distance from each sample to its nearest training row, and that row's index.
+
+    Returns
+    -------
+    distance : ndarray, shape (n,)
+        min_i || sample - x_i ||.
+    index : ndarray of int, shape (n,)
+    """
+    X = as_data_matrix(X, min_rows=1)
+    samples = _as_batch(samples, X.shape[1], "samples")
+    sq = np.sum(samples**2, axis=1)[:, None] - 2.0 * samples @ X.T + np.sum(X**2, axis=1)[None, :]
+    index = np.argmin(sq, axis=1)
+    distance = np.linalg.norm(samples - X[index], axis=1)
+    return distance, index

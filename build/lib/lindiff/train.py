@@ -1,0 +1,471 @@
+"""Train the linear denoiser eps(x, t) = W_t (x + b_t) with torch, as a diffusion model is trained.
+
+One d x d matrix W_t and one vector b_t per step t in a chosen set S of steps (default all
+t = 1..T), started from zero. Two objectives:
+
+* **minibatch** (the real DDPM loss): each iteration draws B training rows x_i, B steps t_i
+  uniform on S and B noises eps_i, and descends
+
+      L_hat = (``|S|`` / B) sum_i || eps_i - W_{t_i} (x_{t_i} + b_{t_i}) ||^2 + sum_{t in S} abar_t c ||W_t||_F^2,
+
+  x_t = sqrt(abar_t) x + sqrt(1 - abar_t) eps. The factor ``|S|`` makes L_hat an unbiased estimate of the
+  summed loss sum_{t in S} L_t, so the learning rate is a rate *per step*: in expectation every W_t
+  moves by -lr grad L_t, whatever ``|S|`` is.
+* **full batch** (``full_batch=True``): exact gradient descent on the loss averaged over the noise
+  exactly and over all N rows, with a = abar_t, s = 1 - a, ybar_t = sqrt(a) mu_0 + b_t,
+
+      L_t = || Id - sqrt(s) W_t ||_F^2 + a Tr(W_t Sigma_0 W_t^T) + || W_t ybar_t ||^2 + a c ||W_t||_F^2,
+
+  which depends on the data only through mu_0 and Sigma_0 (ddof = 0). With ``bias="optimal"`` (b_t
+  held at -sqrt(a) mu_0) or centred data, W_t then follows :class:`lindiff.dynamics.GradientFlow`
+  with ``discrete=True`` exactly; minibatch SGD follows it in expectation.
+
+Gradients are written out by hand (the loss is quadratic): for a sample at step t with
+z = x_t + b_t and residual r = W_t z - eps, d||r||^2/dW_t = 2 r z^T and d||r||^2/db_t = 2 W_t^T r.
+
+Design (so that d = 784, T = 1000, 615 million weights, trains at a few ms per step on a GPU): the
+batch is grouped by step, not gathered. The sampled steps are sorted and each sample gets a slot in
+a zero-padded ``(|S|, m, d)`` array, m the largest count of one step in the batch (about 6 for B = 1024,
+T = 1000). Prediction and gradient are then two batched products over all steps, bmm(Z, W^T) and
+bmm(R^T, Z): each reads W (or writes the gradient) once, with no (B, d, d) copy of the gathered W_t
+(2.5 GB at float32) and no autograd graph; padded slots have z = eps = 0 and contribute nothing.
+Plain minibatch SGD (no momentum) needs no gradient buffer at all: the update
+W_t <- W_t - lr R_t^T Z_t is one in-place batched product (``baddbmm_``), so a step reads W twice
+and writes it once (7.4 GB at float32 for d = 784, T = 1000, against a memory-traffic floor of
+one read and one write of W). Other optimizers (SGD with momentum, Adam, fused on CUDA; and the
+full-batch mode) write the gradient into a buffer allocated once and step with ``torch.optim``:
+Adam then costs about nine passes over W.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ._checks import as_covariance, as_data_matrix, as_mean, check_nonnegative, check_positive_int, psd_eigh
+from ._progress import progress
+from .schedule import Schedule
+from .stats import empirical_stats
+
+_OPTIMIZERS = ("sgd", "adam")
+_BIASES = ("learned", "optimal")
+
+
+def default_device() -> torch.device:
+    """CUDA when available, else the CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def _check_steps(steps, schedule: Schedule) -> np.ndarray:
+    if steps is None:
+        return np.arange(1, schedule.T + 1)
+    arr = np.atleast_1d(np.asarray(steps))
+    if arr.ndim != 1 or arr.size == 0 or not np.issubdtype(arr.dtype, np.integer):
+        raise ValueError(f"steps must be a non-empty 1-D sequence of integers in 1..{schedule.T}, got {steps!r}")
+    if np.any(arr < 1) or np.any(arr > schedule.T) or np.unique(arr).size != arr.size:
+        raise ValueError(f"steps must be distinct integers in 1..{schedule.T}, got {steps!r}")
+    return np.sort(arr)
+
+
+def affine_sampler_law(weights, biases, schedule: Schedule):
+    """Exact law of the ancestral sampler for eps(u, t) = W_t (u + b_t) with general matrices W_t.
+
+    The step u_{t-1} = A_t u_t + o_t + sigma_t z with A_t = (Id - g_t W_t) / sqrt(alpha_t),
+    o_t = -g_t W_t b_t / sqrt(alpha_t), g_t = beta_t / sqrt(1 - abar_t), is affine, so u_0 is Gaussian:
+
+        mean_{t-1} = A_t mean_t + o_t,   cov_{t-1} = A_t cov_t A_t^T + beta_t Id,   mean_T = 0, cov_T = Id.
+
+    The dense counterpart of :func:`lindiff.diagonal_sampler_law`, O(T d^3).
+
+    Parameters
+    ----------
+    weights : array_like, shape (T, d, d)
+    biases : array_like, shape (T, d)
+    schedule : Schedule
+
+    Returns
+    -------
+    mean : ndarray, shape (d,)
+    cov : ndarray, shape (d, d)
+    """
+    if not isinstance(schedule, Schedule):
+        raise ValueError("schedule must be a lindiff.Schedule")
+    W = np.asarray(weights, dtype=np.float64)
+    b = np.asarray(biases, dtype=np.float64)
+    T = schedule.T
+    if W.ndim != 3 or W.shape[0] != T or W.shape[1] != W.shape[2] or b.shape != W.shape[:2]:
+        raise ValueError(f"weights must have shape (T, d, d) and biases (T, d) with T = {T}; "
+                         f"got {W.shape} and {b.shape}")
+    if not (np.all(np.isfinite(W)) and np.all(np.isfinite(b))):
+        raise ValueError("weights and biases must be finite")
+    d = W.shape[1]
+    g = schedule.betas / np.sqrt(1.0 - schedule.alpha_bars)
+    mean, cov = np.zeros(d), np.eye(d)
+    for i in range(T - 1, -1, -1):
+        A = (np.eye(d) - g[i] * W[i]) / np.sqrt(schedule.alphas[i])
+        mean = A @ mean - g[i] * (W[i] @ b[i]) / np.sqrt(schedule.alphas[i])
+        cov = A @ cov @ A.T + schedule.betas[i] * np.eye(d)
+    return mean, 0.5 * (cov + cov.T)
+
+
+@dataclass
+class TrainingRun:
+    """What :func:`train` logged.
+
+    Attributes
+    ----------
+    schedule : Schedule
+    steps : ndarray, shape (n_steps,)
+        The trained steps t.
+    iterations : ndarray, shape (n_log,)
+        Iteration counts at which the log was taken. With the per-step learning rate ``lr``, the
+        training time of :class:`lindiff.dynamics.GradientFlow` (with eta = lr) is the iteration count.
+    lr : float
+    train_loss, test_loss : ndarray, shape (n_log,)
+        Exact noise-averaged losses of the logged weights, summed over the trained steps, without
+        the ridge or weight-decay penalty (``test_loss`` is None without ``test_stats``).
+    weights : ndarray, shape (n_log, n_steps, d, d), or None
+    biases : ndarray, shape (n_log, n_steps, d), or None
+    """
+
+    schedule: Schedule
+    steps: np.ndarray
+    iterations: np.ndarray
+    lr: float
+    train_loss: np.ndarray
+    test_loss: np.ndarray | None
+    weights: np.ndarray | None
+    biases: np.ndarray | None
+
+    def _check_index(self, index) -> int:
+        if self.weights is None:
+            raise ValueError("this run kept no weights; train with keep_weights=True")
+        n = len(self.iterations)
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not -n <= index < n:
+            raise ValueError(f"index must be an integer in {-n}..{n - 1} (a logged iteration), got {index!r}")
+        return int(index)
+
+    def weights_in_basis(self, basis) -> np.ndarray:
+        """Diagonal of V^T W_t V for every logged iteration and step: shape (n_log, n_steps, d)."""
+        if self.weights is None:
+            raise ValueError("this run kept no weights; train with keep_weights=True")
+        V = np.asarray(basis, dtype=np.float64)
+        d = self.weights.shape[-1]
+        if V.shape != (d, d):
+            raise ValueError(f"basis must have shape ({d}, {d}), got {V.shape}")
+        return np.einsum("ik,lsij,jk->lsk", V, self.weights, V, optimize=True)
+
+    def _all_steps(self, index):
+        index = self._check_index(index)
+        if self.steps.size != self.schedule.T:
+            raise ValueError("the sampler needs every step t = 1..T; this run trained only a subset (steps=...)")
+        return self.weights[index], self.biases[index]
+
+    def eps_model(self, index):
+        """The trained denoiser at logged iteration ``index`` as ``eps(x, t)`` for :func:`lindiff.ddpm_sample`."""
+        W, b = self._all_steps(index)
+
+        def eps(x, t):
+            i = self.schedule.check_step(t) - 1
+            return (np.asarray(x, dtype=np.float64) + b[i]) @ W[i].T
+
+        return eps
+
+    def sampling_distribution(self, index):
+        """Exact law N(mean, cov) the sampler produces with the weights of logged iteration ``index``
+        (:func:`affine_sampler_law`)."""
+        return affine_sampler_law(*self._all_steps(index), self.schedule)
+
+
+class Trainer:
+    """State of one training run of the linear denoiser (see the module docstring for the losses).
+
+    Parameters
+    ----------
+    X : array_like, shape (N, d)
+        Training rows, N >= 2.
+    schedule : Schedule
+    lr : float
+        Learning rate per step (see the module docstring).
+    optimizer : {"sgd", "adam"}
+    batch_size : int
+        Minibatch size B (ignored with ``full_batch``).
+    full_batch : bool
+        Exact gradient descent on the noise- and data-averaged loss instead of minibatches.
+    steps : sequence of int, optional
+        The steps t to train (default all). The loss is a sum of independent terms, one per step,
+        each with its own parameters, so training a subset leaves the dynamics of each W_t unchanged.
+    c : float
+        Ridge: adds abar_t c ||W_t||_F^2 to each step's loss (= training on Sigma_0 + c Id).
+    weight_decay : float
+        The optimizer's L2 weight decay on the W_t (SGD: a penalty weight_decay / 2 ||W_t||_F^2).
+    momentum : float
+        SGD momentum (0: plain SGD).
+    bias : {"learned", "optimal"}
+        Learn b_t (from 0) or hold it at its optimum -sqrt(abar_t) mu_0.
+    seed : int
+        Seeds the rows, steps and noises drawn.
+    device : str or torch.device, optional
+        Default: CUDA when available, else the CPU.
+    dtype : torch.dtype
+        Default float64.
+    """
+
+    def __init__(self, X, schedule: Schedule, *, lr: float, optimizer: str = "sgd", batch_size: int = 256,
+                 full_batch: bool = False, steps=None, c: float = 0.0, weight_decay: float = 0.0,
+                 momentum: float = 0.0, bias: str = "learned", seed: int = 0, device=None,
+                 dtype=torch.float64):
+        if not isinstance(schedule, Schedule):
+            raise ValueError("schedule must be a lindiff.Schedule, e.g. Schedule.linear()")
+        X = as_data_matrix(X)
+        if optimizer not in _OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {_OPTIMIZERS}, got {optimizer!r}")
+        if bias not in _BIASES:
+            raise ValueError(f"bias must be one of {_BIASES}, got {bias!r}")
+        if dtype not in (torch.float32, torch.float64):
+            raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype!r}")
+        self.batch_size = check_positive_int(batch_size, "batch_size")
+        self.c = check_nonnegative(c, "c")
+        weight_decay = check_nonnegative(weight_decay, "weight_decay")
+        momentum = check_nonnegative(momentum, "momentum")
+        if momentum >= 1 or (momentum and optimizer != "sgd"):
+            raise ValueError("momentum must be in [0, 1) and is an SGD option")
+        self.optimizer = None
+        self.lr = lr
+        self.schedule, self.full_batch, self.bias = schedule, bool(full_batch), bias
+        self.steps = _check_steps(steps, schedule)
+        try:
+            self.device = torch.device(device) if device is not None else default_device()
+        except (RuntimeError, TypeError):
+            raise ValueError(f"device must be a torch device such as 'cpu' or 'cuda', got {device!r}") from None
+        seed = check_positive_int(seed, "seed", minimum=0)
+        self.dtype = dtype
+        self.iteration = 0
+
+        N, d = X.shape
+        self.N, self.d = N, d
+        mu0, cov0 = empirical_stats(X, ddof=0)
+        self.mean = mu0
+        self._cov0 = cov0
+        opts = dict(device=self.device, dtype=dtype)
+        ab = schedule.alpha_bars[self.steps - 1]
+        self._a = torch.tensor(ab, **opts)
+        self._sqrt_a = torch.tensor(np.sqrt(ab), **opts)
+        self._s = torch.tensor(1.0 - ab, **opts)
+        self._sqrt_s = torch.tensor(np.sqrt(1.0 - ab), **opts)
+        self._X = torch.tensor(X, **opts)
+        self._mu0 = torch.tensor(mu0, **opts)
+        self._Sigma0 = torch.tensor(cov0, **opts)
+
+        n = self.steps.size
+        self.W = torch.zeros((n, d, d), **opts, requires_grad=True)
+        self.b = torch.zeros((n, d), **opts, requires_grad=(bias == "learned"))
+        with torch.no_grad():
+            if bias == "optimal":
+                self.b.copy_(-self._sqrt_a[:, None] * self._mu0)
+        self.weight_decay = weight_decay
+        # Plain minibatch SGD updates W in place inside the gradient product: no gradient buffer.
+        self._fused_sgd = optimizer == "sgd" and momentum == 0 and not self.full_batch
+        if not self._fused_sgd:
+            self.W.grad = torch.zeros_like(self.W)
+            groups = [{"params": [self.W], "weight_decay": weight_decay}]
+            if bias == "learned":
+                self.b.grad = torch.zeros_like(self.b)
+                groups.append({"params": [self.b], "weight_decay": 0.0})
+            if optimizer == "sgd":
+                self.optimizer = torch.optim.SGD(groups, lr=self.lr, momentum=momentum)
+            else:
+                self.optimizer = torch.optim.Adam(groups, lr=self.lr, fused=self.device.type == "cuda")
+        self._hessian = None
+        self._gen_cpu = torch.Generator().manual_seed(seed)
+        self._gen_dev = torch.Generator(device=self.device).manual_seed(seed + 1)
+
+    @property
+    def lr(self) -> float:
+        """The learning rate per step; setting it changes it for the following steps."""
+        return self._lr
+
+    @lr.setter
+    def lr(self, value):
+        value = check_nonnegative(value, "lr")
+        if value == 0:
+            raise ValueError("lr must be > 0")
+        self._lr = value
+        for group in (self.optimizer.param_groups if self.optimizer is not None else []):
+            group["lr"] = value
+
+    # ------------------------------------------------------------------ gradients
+    @torch.no_grad()
+    def _minibatch(self):
+        """Draw a minibatch and group it by step: returns Z ``(|S|, m, d)`` and the residuals R of
+        the same shape, scaled by 2 ``|S|`` / B (see the module docstring)."""
+        B, n, d = self.batch_size, self.steps.size, self.d
+        rows = torch.randint(self.N, (B,), generator=self._gen_cpu)
+        j = torch.sort(torch.randint(n, (B,), generator=self._gen_cpu)).values
+        counts = torch.bincount(j, minlength=n)
+        slot = torch.arange(B) - (torch.cumsum(counts, 0) - counts)[j]
+        m = int(counts.max())
+        if self.device.type == "cuda":  # pinned: the copy neither waits for the GPU nor stalls it
+            rows, j, slot = (v.pin_memory().to(self.device, non_blocking=True) for v in (rows, j, slot))
+        eps = torch.randn((B, d), generator=self._gen_dev, device=self.device, dtype=self.dtype)
+        z = self._sqrt_a[j, None] * self._X[rows] + self._sqrt_s[j, None] * eps + self.b[j]
+        Z = torch.zeros((n, m, d), device=self.device, dtype=self.dtype)
+        E = torch.zeros_like(Z)
+        Z[j, slot] = z
+        E[j, slot] = eps
+        R = torch.bmm(Z, self.W.transpose(1, 2)).sub_(E).mul_(2.0 * n / B)  # rows 2 (|S|/B) r_i
+        return Z, R
+
+    @torch.no_grad()
+    def _minibatch_grad(self):
+        """Gradients of L_hat (module docstring) into W.grad and b.grad."""
+        Z, R = self._minibatch()
+        torch.bmm(R.transpose(1, 2), Z, out=self.W.grad)
+        if self.c:
+            self.W.grad.addcmul_(self.W, (2.0 * self.c * self._a)[:, None, None])
+        if self.bias == "learned":
+            torch.sum(torch.bmm(R, self.W), dim=1, out=self.b.grad)
+
+    @torch.no_grad()
+    def _fused_sgd_step(self):
+        """W_t <- (1 - lr (2 c abar_t + weight_decay)) W_t - lr sum_i 2 (``|S|``/B) r_i z_i^T, in place."""
+        Z, R = self._minibatch()
+        if self.bias == "learned":  # from the old W, before it is overwritten
+            self.b.sub_(torch.sum(torch.bmm(R, self.W), dim=1), alpha=self.lr)
+        if self.c or self.weight_decay:
+            self.W.mul_((1.0 - self.lr * (2.0 * self.c * self._a + self.weight_decay))[:, None, None])
+        self.W.baddbmm_(R.transpose(1, 2), Z, alpha=-self.lr)
+
+    @torch.no_grad()
+    def _full_batch_grad(self):
+        """Exact gradients of the noise- and data-averaged loss, sum over t in S of L_t."""
+        W, g = self.W, self.W.grad
+        if self._hessian is None:  # 2 K_t = 2 [a (Sigma_0 + c Id) + s Id], built once
+            eye = torch.eye(self.d, device=self.device, dtype=self.dtype)
+            self._hessian = 2.0 * (self._a[:, None, None] * (self._Sigma0 + self.c * eye)
+                                   + self._s[:, None, None] * eye)
+        torch.bmm(W, self._hessian, out=g)
+        g.diagonal(dim1=1, dim2=2).sub_(2.0 * self._sqrt_s[:, None])
+        if self.bias == "optimal":  # ybar_t = 0
+            return
+        ybar = self._sqrt_a[:, None] * self._mu0 + self.b
+        Wy = torch.bmm(W, ybar[:, :, None])
+        g.baddbmm_(Wy, ybar[:, None, :], alpha=2.0)
+        self.b.grad.copy_(torch.bmm(W.transpose(1, 2), Wy)[:, :, 0]).mul_(2.0)
+
+    def step(self):
+        """One optimizer step."""
+        if self._fused_sgd:
+            self._fused_sgd_step()
+        else:
+            (self._full_batch_grad if self.full_batch else self._minibatch_grad)()
+            self.optimizer.step()
+        self.iteration += 1
+
+    # ------------------------------------------------------------------ evaluation
+    @torch.no_grad()
+    def expected_loss(self, mean=None, cov=None, chunk: int = 64) -> float:
+        """Exact DDPM loss of the current weights, summed over the trained steps, no penalty terms.
+
+        For x_0 ~ (mean, cov) (default: the training mu_0, Sigma_0) and exact noise averaging,
+        L_t = d - 2 sqrt(s) Tr W_t + s ||W_t||_F^2 + a Tr(W_t cov W_t^T) + ||W_t (sqrt(a) mean + b_t)||^2.
+        Evaluated ``chunk`` steps at a time to bound memory; accumulated in float64.
+        """
+        if mean is None:
+            mean, cov = self.mean, self._cov0
+        mean = torch.tensor(as_mean(mean, self.d, name="mean"), device=self.device, dtype=self.dtype)
+        cov = torch.tensor(as_covariance(cov, self.d), device=self.device, dtype=self.dtype)
+        total = 0.0
+        for lo in range(0, self.steps.size, chunk):
+            sl = slice(lo, lo + chunk)
+            W, a, s = self.W[sl], self._a[sl], self._s[sl]
+            ybar = self._sqrt_a[sl, None] * mean + self.b[sl]
+            per = (self.d - 2.0 * self._sqrt_s[sl] * W.diagonal(dim1=1, dim2=2).sum(-1)
+                   + s * W.square().sum((1, 2))
+                   + a * (torch.matmul(W, cov) * W).sum((1, 2))
+                   + torch.bmm(W, ybar[:, :, None]).square().sum((1, 2)))
+            total += float(per.double().sum())
+        return total
+
+    def eps_model(self):
+        """The current torch model as ``eps(x, t)`` on numpy arrays, for :func:`lindiff.ddpm_sample`
+        (needs every step t = 1..T trained)."""
+        if self.steps.size != self.schedule.T:
+            raise ValueError("the sampler needs every step t = 1..T; this trainer has only a subset (steps=...)")
+
+        @torch.no_grad()
+        def eps(x, t):
+            i = self.schedule.check_step(t) - 1
+            u = torch.as_tensor(np.asarray(x, dtype=np.float64), device=self.device, dtype=self.dtype)
+            return ((u + self.b[i]) @ self.W[i].T).double().cpu().numpy()
+
+        return eps
+
+    def run(self, iterations: int, log_at=None, test_stats=None, keep_weights: bool = True,
+            progress_bar: bool = True) -> TrainingRun:
+        """Train for ``iterations`` more steps, logging at the iteration counts ``log_at``.
+
+        Parameters
+        ----------
+        iterations : int
+            Number of optimizer steps to take (>= 0).
+        log_at : sequence of int, optional
+            Iteration counts (from the start of training, within the range this call covers) at
+            which weights and losses are recorded; default: the end only.
+        test_stats : (mean, cov), optional
+            The true law's mean and covariance, for the test loss.
+        keep_weights : bool
+            Store the weights (float64, on the CPU) at every log point.
+        """
+        iterations = check_positive_int(iterations, "iterations", minimum=0)
+        end = self.iteration + iterations
+        log_at = np.asarray([end] if log_at is None else log_at)
+        if (log_at.ndim != 1 or not np.issubdtype(log_at.dtype, np.integer) or np.any(np.diff(log_at) <= 0)
+                or (log_at.size and (log_at[0] < self.iteration or log_at[-1] > end))):
+            raise ValueError(f"log_at must be increasing integers in {self.iteration}..{end}, got {log_at!r}")
+        if test_stats is not None:
+            if len(test_stats) != 2:
+                raise ValueError("test_stats must be a pair (true_mean, true_cov)")
+            true_mean = as_mean(test_stats[0], self.d, name="true_mean")
+            true_cov = as_covariance(test_stats[1], self.d, name="true_cov")
+            psd_eigh(true_cov, "true_cov")
+        train_loss, test_loss, weights, biases = [], [], [], []
+
+        def log():
+            train_loss.append(self.expected_loss())
+            if test_stats is not None:
+                test_loss.append(self.expected_loss(true_mean, true_cov))
+            if keep_weights:
+                weights.append(self.W.detach().double().cpu().numpy().copy())
+                biases.append(self.b.detach().double().cpu().numpy().copy())
+
+        todo = list(log_at)
+        bar = {} if progress_bar else {"disable": True}
+        for _ in progress(range(iterations + 1), desc="training", **bar):
+            while todo and todo[0] == self.iteration:
+                log()
+                todo.pop(0)
+            if self.iteration == end:
+                break
+            self.step()
+        return TrainingRun(
+            schedule=self.schedule, steps=self.steps.copy(), iterations=log_at.astype(np.int64), lr=self.lr,
+            train_loss=np.asarray(train_loss), test_loss=np.asarray(test_loss) if test_stats is not None else None,
+            weights=np.asarray(weights) if keep_weights else None,
+            biases=np.asarray(biases) if keep_weights else None)
+
+
+def train(X, schedule: Schedule, *, iterations: int, lr: float, log_at=None, test_stats=None,
+          keep_weights: bool = True, progress_bar: bool = True, **options) -> TrainingRun:
+    """Train the linear denoiser from zero and return the log (see :class:`Trainer` for ``options``:
+    optimizer, batch_size, full_batch, steps, c, weight_decay, momentum, bias, seed, device, dtype).
+
+    Examples
+    --------
+    >>> run = train(X, Schedule.linear(T=50), iterations=200, lr=0.05, full_batch=True,
+    ...             bias="optimal", log_at=[0, 100, 200])             # doctest: +SKIP
+    """
+    trainer = Trainer(X, schedule, lr=lr, **options)
+    return trainer.run(iterations, log_at=log_at, test_stats=test_stats, keep_weights=keep_weights,
+                       progress_bar=progress_bar)
