@@ -138,7 +138,14 @@ def _stored_notice(app, doctree):
     note = nodes.admonition(classes=["warning", "lindiff-stored-outputs"])
     note += nodes.title(text="Shown from stored outputs")
     note += nodes.paragraph(text="This build could not execute this chapter, so its figures and numbers "
-                                 "are the stored outputs that CI verified. " + " ".join(lines))
+                                 "are the stored outputs that CI verified. Missing here:")
+    items = nodes.bullet_list()
+    for line in lines:
+        para = nodes.paragraph()
+        for i, part in enumerate(line.split("`")):  # `command` -> literal text
+            para += nodes.literal(text=part) if i % 2 else nodes.Text(part)
+        items += nodes.list_item("", para)
+    note += items
     section = next(iter(doctree.findall(nodes.section)), None)
     if section is None:
         doctree.insert(0, note)
