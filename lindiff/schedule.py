@@ -33,6 +33,13 @@ class Schedule:
             raise ValueError(
                 f"every beta_t must lie in (0, 1); got values from {betas.min():.3g} to {betas.max():.3g}"
             )
+        lost = np.flatnonzero(1.0 - betas == 1.0)
+        if lost.size:
+            raise ValueError(
+                f"betas[{lost[0]}] = {betas[lost[0]]:.3g} (step t = {lost[0] + 1}) is below float64 resolution: "
+                "1 - beta_t rounds to 1, so the forward process adds no noise at that step while the sampler "
+                "does (and divides by 1 - abar_t = 0 at t = 1); use beta_t >= 1e-15"
+            )
         betas = betas.copy()
         betas.setflags(write=False)
         object.__setattr__(self, "betas", betas)
