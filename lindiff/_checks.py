@@ -177,7 +177,7 @@ def eps_output(eps, shape: tuple, t: int) -> np.ndarray:
         raise TypeError(f"eps_model returned {_NOT_REAL[eps.dtype.kind]} at step t={t}; it must return real noise")
     eps = eps.astype(np.float64, copy=False)
     if eps.shape != shape:
-        raise ValueError(f"eps_model returned shape {eps.shape} at step t={t}, expected {shape}")
+        raise ValueError(f"eps_model returned shape {eps.shape} at t={t}, expected {shape}")
     if not np.all(np.isfinite(eps)):
         raise ValueError(f"eps_model returned NaN or inf at step t={t}, the first step to do so; "
                          "the model is broken or diverged (e.g. trained with too large a learning rate)")

@@ -417,9 +417,13 @@ class Trainer:
         if finite and worst <= _EXPLODED * self.d * self.steps.size:
             return
         limit = self._stable_limit()
-        known = (f"; gradient descent on the W_t is stable for lr < 1 / max k = {limit:.4g}"
-                 + ("" if self.bias == "optimal" else " (with bias='optimal'; a learned bias lowers it)")
-                 if limit is not None else "")
+        known = ""
+        if limit is not None:
+            rule = ("1 / max k" if self.optimizer.param_groups[0]["momentum"] == 0 and self.weight_decay == 0
+                    else "(1 + momentum) / (max k + weight_decay / 2)")
+            known = (f"; full-batch descent on the W_t is stable for lr < {rule} = {limit:.4g}, "
+                     "k = abar_t (lambda + c) + 1 - abar_t over the eigenvalues lambda of Sigma_0"
+                     + ("" if self.bias == "optimal" else " (exact with bias='optimal'; a learned bias lowers it)"))
         what = "weights that are NaN or inf" if not finite or not np.isfinite(worst) else f"a loss of {worst:.3g}"
         raise TrainingDiverged(
             f"training diverged by iteration {self.iteration} with lr = {self.lr:g}: {what} (the zero model's "
