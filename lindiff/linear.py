@@ -133,11 +133,13 @@ class LinearDiffusion:
         """Mean of the sampler output along each eigenvector: (1 - abar_T lam / v_T) (e_nu . mu_0).
 
         lam = lambda_nu + c and v_T = abar_T lam + 1 - abar_T, as in :meth:`sampling_variances`.
+        Evaluated as (1 - abar_T) / v_T (e_nu . mu_0), the same number without the cancellation
+        of 1 - abar_T lam / v_T at large lam.
         """
         lam = self.eigenvalues + self.c
         abar_T = self.schedule.alpha_bars[-1]
         v_T = abar_T * lam + 1.0 - abar_T
-        return (1.0 - abar_T * lam / v_T) * (self.eigenvectors.T @ self.mean)
+        return ((1.0 - abar_T) / v_T) * (self.eigenvectors.T @ self.mean)
 
     def sampling_distribution(self):
         """Exact law N(mean, cov) of what the finite-T ancestral sampler produces.

@@ -6,7 +6,8 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as hs
 from scipy.stats import multivariate_normal
 
-from lindiff import empirical_stats, expected_kl, gaussian_kl, power_law_spectrum, rotated_covariance
+from lindiff import (LinearDiffusion, Schedule, empirical_stats, expected_kl, gaussian_kl, power_law_spectrum,
+                     random_rotation, rotated_covariance)
 
 
 def _random_spd(d, rng, spread=1.0):
@@ -266,3 +267,59 @@ def test_expected_kl_at_huge_N_against_mpmath():
         with mp.workdps(50):
             ref = 0.5 * sum(mp.log(mp.mpf(N) / 2) - mp.digamma(mp.mpf(N - i) / 2) for i in range(1, d + 1))
         assert expected_kl(d, N) == pytest.approx(float(ref), rel=1e-13, abs=0), (d, N)
+
+
+def _mp_sampler_law(eigenvalues, coords, betas, c, dps=40):
+    """Mean along e_nu and variance of the sampler output, by the scalar step-by-step recursion in
+    mpmath: u_{t-1} = A_t u_t + o_t + sqrt(beta_t) z, from u_T ~ N(0, 1), for eps = w_t (u - sqrt(abar_t) m),
+    w_t = sqrt(1 - abar_t) / (abar_t (lambda + c) + 1 - abar_t)."""
+    with mp.workdps(dps):
+        betas = [mp.mpf(float(b)) for b in betas]
+        abars, ab = [], mp.mpf(1)
+        for b in betas:
+            ab *= 1 - b
+            abars.append(ab)
+        means, variances = [], []
+        for lam, m in zip(eigenvalues, coords):
+            lam, m = mp.mpf(float(lam)) + mp.mpf(float(c)), mp.mpf(float(m))
+            mean, var = mp.mpf(0), mp.mpf(1)
+            for b, ab in zip(reversed(betas), reversed(abars)):
+                w = mp.sqrt(1 - ab) / (ab * lam + 1 - ab)
+                g = b / mp.sqrt(1 - ab)
+                A = (1 - g * w) / mp.sqrt(1 - b)
+                mean = A * mean + g * w * mp.sqrt(ab) * m / mp.sqrt(1 - b)
+                var = A**2 * var + b
+            means.append(float(mean))
+            variances.append(float(var))
+        return np.array(means), np.array(variances)
+
+
+@settings(max_examples=30, deadline=None)
+@given(d=hs.integers(1, 4), seed=hs.integers(0, 2**31), log_lo=hs.floats(-12, 12), log_span=hs.floats(0, 24),
+       T=hs.integers(2, 40), beta_max=hs.floats(1e-3, 0.3), c=hs.sampled_from([0.0, 1e-9, 0.1]))
+@example(d=3, seed=0, log_lo=-12.0, log_span=24.0, T=20, beta_max=0.02, c=0.0)
+@example(d=3, seed=1, log_lo=-6.0, log_span=12.0, T=30, beta_max=0.01, c=0.0)
+def test_sampler_law_on_graded_spectra_matches_mpmath(d, seed, log_lo, log_span, T, beta_max, c):
+    """Training spectra from 1e-12 to 1e12: the exact law of the trained model's sampler is finite,
+    agrees with the step-by-step recursion in mpmath, and, where its covariance is representable
+    (condition number <= 1e12), so does its KL to the training law."""
+    rng = np.random.default_rng(seed)
+    lam = np.minimum(10.0 ** (log_lo + log_span * np.sort(rng.uniform(0, 1, d))), 1e12)
+    sched = Schedule.linear(T=T, beta_min=1e-4, beta_max=max(beta_max, 1e-4))
+    V = random_rotation(d, seed=seed)
+    mu0 = 10.0 ** (log_lo / 2) * rng.normal(size=d)
+    model = LinearDiffusion(mu0, lam, V, sched, c)
+    var, coef = model.sampling_variances(), model.sampling_mean_coefficients()
+    ref_mean, ref_var = _mp_sampler_law(lam, V.T @ mu0, sched.betas, c)
+    assert np.all(np.isfinite(var)) and np.all(var > 0)
+    np.testing.assert_allclose(var, ref_var, rtol=1e-10)
+    np.testing.assert_allclose(coef, ref_mean, rtol=1e-9, atol=1e-12 * np.max(np.abs(ref_mean), initial=0.0))
+    mean, cov = model.sampling_distribution()
+    assert np.all(np.isfinite(mean)) and np.all(np.isfinite(cov))
+    Sigma0 = (V * lam) @ V.T
+    Sigma0 = 0.5 * (Sigma0 + Sigma0.T)
+    if lam[0] > 0 and lam[-1] / lam[0] <= 1e12 and var.max() / var.min() <= 1e12:
+        kl = gaussian_kl(mean, cov, mu0, Sigma0)
+        ref = _mp_kl(mean, cov, mu0, Sigma0)
+        first, second = _kl_tolerance(mean, cov, mu0, Sigma0)
+        assert np.isfinite(kl) and abs(kl - ref) <= 4 * (first + second) + 1e-13 * abs(ref) + 1e-14
