@@ -13,8 +13,8 @@ _NOT_REAL = {"b": "booleans", "c": "complex numbers", "m": "time differences", "
              "S": "bytes", "U": "strings", "V": "raw records"}
 
 
-def as_finite_array(x, name: str, ndim: int | None = None) -> np.ndarray:
-    """Return ``x`` as a float64 array, checking its kind, its dimension and that it is finite.
+def as_real_array(x, name: str) -> np.ndarray:
+    """Return ``x`` as a float64 array (NaN and inf pass), refusing what is not real numbers.
 
     Complex, boolean, date and string input (even numeric strings such as ``"1"``) raises
     :class:`TypeError` rather than being cast, since a cast drops the imaginary part or invents a
@@ -28,9 +28,14 @@ def as_finite_array(x, name: str, ndim: int | None = None) -> np.ndarray:
         raise TypeError(f"{name} must hold real numeric values, got {_NOT_REAL[raw.dtype.kind]}; "
                         "pass a float array (take the real part or parse the values first)")
     try:
-        arr = raw.astype(np.float64, copy=False)
+        return raw.astype(np.float64, copy=False)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{name} must be numeric (got {type(x).__name__}): {exc}") from None
+
+
+def as_finite_array(x, name: str, ndim: int | None = None) -> np.ndarray:
+    """Return ``x`` as a finite float64 array (see :func:`as_real_array`), checking its dimension."""
+    arr = as_real_array(x, name)
     if ndim is not None and arr.ndim != ndim:
         raise ValueError(f"{name} must be a {ndim}-D array, got shape {arr.shape}")
     if not np.all(np.isfinite(arr)):

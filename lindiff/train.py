@@ -43,7 +43,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ._checks import as_covariance, as_data_matrix, as_mean, check_nonnegative, check_positive_int, psd_eigh
+from ._checks import (as_covariance, as_data_matrix, as_finite_array, as_mean, check_nonnegative, check_positive_int,
+                      psd_eigh)
 from ._progress import progress
 from .schedule import Schedule
 from .stats import empirical_stats
@@ -97,14 +98,12 @@ def affine_sampler_law(weights, biases, schedule: Schedule):
     """
     if not isinstance(schedule, Schedule):
         raise ValueError("schedule must be a lindiff.Schedule")
-    W = np.asarray(weights, dtype=np.float64)
-    b = np.asarray(biases, dtype=np.float64)
+    W = as_finite_array(weights, "weights")
+    b = as_finite_array(biases, "biases")
     T = schedule.T
     if W.ndim != 3 or W.shape[0] != T or W.shape[1] != W.shape[2] or b.shape != W.shape[:2]:
         raise ValueError(f"weights must have shape (T, d, d) and biases (T, d) with T = {T}; "
                          f"got {W.shape} and {b.shape}")
-    if not (np.all(np.isfinite(W)) and np.all(np.isfinite(b))):
-        raise ValueError("weights and biases must be finite")
     d = W.shape[1]
     g = schedule.betas / np.sqrt(1.0 - schedule.alpha_bars)
     mean, cov = np.zeros(d), np.eye(d)
@@ -156,7 +155,7 @@ class TrainingRun:
         """Diagonal of V^T W_t V for every logged iteration and step: shape (n_log, n_steps, d)."""
         if self.weights is None:
             raise ValueError("this run kept no weights; train with keep_weights=True")
-        V = np.asarray(basis, dtype=np.float64)
+        V = as_finite_array(basis, "basis")
         d = self.weights.shape[-1]
         if V.shape != (d, d):
             raise ValueError(f"basis must have shape ({d}, {d}), got {V.shape}")

@@ -59,3 +59,14 @@ def test_good_seeds_are_passed_through():
     a = model.sample(2, seed=2**70, progress_bar=False)  # numpy takes arbitrarily large seeds
     assert np.array_equal(a, model.sample(2, seed=np.random.default_rng(2**70), progress_bar=False))
     assert model.sample(2, seed=None, progress_bar=False).shape == (2, 3)
+
+
+def test_training_times_and_trained_weights_refuse_non_real_input():
+    from lindiff.dynamics import GradientFlow
+    from lindiff.train import affine_sampler_law
+
+    flow = GradientFlow(ld.LinearDiffusion.fit(np.random.default_rng(0).normal(size=(5, 3)), SCHED), 0.1)
+    with pytest.raises(TypeError, match="tau must hold real numeric values, got strings"):
+        flow.weights("soon")
+    with pytest.raises(TypeError, match="weights must hold real numeric values, got complex numbers"):
+        affine_sampler_law(np.zeros((5, 2, 2)) + 0j, np.zeros((5, 2)), SCHED)

@@ -366,3 +366,30 @@ def test_seed_and_device_errors_name_the_argument():
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="device must be an available torch device .* got 'cuda'"):
             Trainer(_data(), SCHED, lr=0.1, device="cuda")
+
+
+@pytest.mark.parametrize("bias", ["optimal", "learned"])
+def test_the_loss_watched_for_divergence_is_the_exact_full_batch_loss(bias):
+    """Full batch: the loss read off the gradient equals the exact loss of the weights before the step,
+    with the ridge penalty sum_t abar_t c ||W_t||_F^2 (the objective being descended)."""
+    X, c = _data(N=6, d=4), 0.3
+    tr = Trainer(X, SCHED, lr=0.05, full_batch=True, bias=bias, c=c, device="cpu")
+    _randomise(tr, seed=3)
+    W = tr.W.detach().numpy().copy()
+    penalty = c * np.sum(SCHED.alpha_bars * np.sum(W**2, axis=(1, 2)))
+    expected = tr.expected_loss() + penalty
+    tr.step()
+    assert float(tr._loss) == pytest.approx(expected, rel=1e-12)
+
+
+def test_the_minibatch_loss_watched_for_divergence_is_unbiased():
+    X = _data(N=5, d=3)
+    tr = Trainer(X, SCHED, lr=1e-12, batch_size=64, bias="learned", device="cpu")
+    _randomise(tr, seed=4)
+    exact = tr.expected_loss()
+    draws = []
+    for _ in range(400):
+        tr.step()  # lr = 1e-12: the weights do not move
+        draws.append(float(tr._loss))
+    draws = np.array(draws)
+    assert abs(draws.mean() - exact) < 4 * draws.std() / np.sqrt(draws.size)
