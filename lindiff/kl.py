@@ -6,7 +6,6 @@ from scipy.special import digamma
 
 from ._checks import as_covariance, as_mean, check_positive_int, check_psd, psd_eigh
 
-_EPS = np.finfo(np.float64).eps
 _SERIES_FROM = 50.0  # expected_kl: the asymptotic series of digamma from this argument on
 
 

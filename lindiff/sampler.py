@@ -51,7 +51,8 @@ def ddpm_sample(eps_model, schedule: Schedule, n: int, d: int, seed=0, progress_
         u = (u - betas[i] / np.sqrt(1.0 - abars[i]) * eps) / np.sqrt(alphas[i])
         u = u + np.sqrt(betas[i]) * rng.standard_normal((n, d))
     if not np.all(np.isfinite(u)):
-        raise ValueError("the samples overflowed to inf at the last step t = 1; eps_model is not a usable denoiser")
+        raise ValueError("the samples overflowed to NaN or inf although eps_model's output stayed finite; "
+                         "eps_model is not a usable denoiser for this schedule")
     return u
 
 

@@ -189,3 +189,9 @@ def test_sampler_refuses_a_schedule_other_than_the_models():
         sampler_trajectories(model, other, n=2, d=2, progress_bar=False)
     # an equal schedule built separately is the same schedule
     assert ddpm_sample(model, Schedule.linear(T=20), n=2, d=2, progress_bar=False).shape == (2, 2)
+
+
+def test_sampler_refuses_samples_that_overflow_from_a_finite_prediction():
+    """A finite but absurd prediction (1e308) overflows the update at a step with a large beta."""
+    with np.errstate(over="ignore"), pytest.raises(ValueError, match="overflowed to NaN or inf although eps_model"):
+        ddpm_sample(lambda x, t: np.full_like(x, 1e308), Schedule(np.array([0.9])), n=2, d=2, progress_bar=False)
