@@ -326,7 +326,7 @@ def _celeba_members(source: _Source, path: Path, split: str):
     for expected, (k, m) in enumerate(members, start=lo):
         if k != expected:
             raise ValueError(f"{path} lacks CelebA image {expected:06d}.jpg (the next one found is {m}); "
-                             "restore the missing file, or unpack img_align_celeba.zip again")
+                             "restore the missing file, or use a complete copy of img_align_celeba")
     return members
 
 

@@ -423,7 +423,8 @@ class Trainer:
             known = (f"; full-batch descent on the W_t is stable for lr < {rule} = {limit:.4g}, "
                      "k = abar_t (lambda + c) + 1 - abar_t over the eigenvalues lambda of Sigma_0"
                      + ("" if self.bias == "optimal" else " (exact with bias='optimal'; a learned bias lowers it)"))
-        what = "weights that are NaN or inf" if not finite or not np.isfinite(worst) else f"a loss of {worst:.3g}"
+        what = ("weights that are NaN or inf" if not finite else
+                f"a loss of {worst:.3g}" if np.isfinite(worst) else "a loss that is NaN or inf")
         raise TrainingDiverged(
             f"training diverged by iteration {self.iteration} with lr = {self.lr:g}: {what} (the zero model's "
             f"loss is {self.d * self.steps.size}){known}. Lower lr and train again.")
