@@ -131,9 +131,9 @@ def check_psd(cov: np.ndarray, name: str = "cov", rtol: float = 1e-10) -> None:
 
 
 def check_nonnegative(value, name: str) -> float:
-    """A finite float >= 0 (a bool is refused, not read as 0 or 1)."""
-    if isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{name} must be a finite number >= 0, got the bool {value!r}")
+    """A finite float >= 0 (a bool, a string or a date is refused, not read as a number)."""
+    if isinstance(value, (bool, np.bool_, str, bytes)) or np.asarray(value).dtype.kind in _NOT_REAL:
+        raise ValueError(f"{name} must be a finite number >= 0, got the {type(value).__name__} {value!r}")
     try:
         v = float(value)
     except (TypeError, ValueError):

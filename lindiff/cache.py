@@ -151,13 +151,14 @@ def _remove_stale_temporaries(path: Path) -> None:
 
 def _write(path: Path, canonical: str, arrays: dict) -> None:
     """Write an entry atomically: temporary file in the same folder, fsync, then os.replace."""
+    digest = arrays_digest(arrays)  # before the temporary file exists: a slow hash never makes it look stale
     path.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_temporaries(path)
     prefix = f"{path.stem}.{os.getpid()}@{socket.gethostname()}."
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays, **{_KEY_FIELD: np.array(canonical), _DIGEST_FIELD: np.array(arrays_digest(arrays))})
+            np.savez(f, **arrays, **{_KEY_FIELD: np.array(canonical), _DIGEST_FIELD: np.array(digest)})
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, _ENTRY_MODE)  # mkstemp creates it readable by its owner only

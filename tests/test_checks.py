@@ -38,10 +38,11 @@ def test_real_input_of_every_numeric_kind_is_accepted():
         assert np.allclose(mean, [4 / 3, 8.5 / 3 if isinstance(X, list) else 8 / 3])
 
 
-@pytest.mark.parametrize("c", [True, False, np.bool_(True)])
-def test_a_bool_is_not_a_ridge(c):
-    with pytest.raises(ValueError, match="c must be a finite number >= 0, got the bool"):
+@pytest.mark.parametrize("c", [True, False, np.bool_(True), "0.1", b"1", np.datetime64("2020-01-01"), 1 + 0j])
+def test_a_bool_a_string_or_a_date_is_not_a_ridge(c):
+    with pytest.raises(ValueError, match="c must be a finite number >= 0, got the "):
         ld.LinearDiffusion.fit(np.eye(3), SCHED, c=c)
+    assert ld.LinearDiffusion.fit(np.eye(3), SCHED, c=np.float32(0.5)).c == 0.5
 
 
 @pytest.mark.parametrize("seed", [-1, 1.5, "0", True])
