@@ -221,9 +221,9 @@ class Trainer:
     ------
     TrainingDiverged
         From :meth:`step` and :meth:`run`, when the loss becomes NaN or inf or exceeds 1e6 times the
-        loss of the zero model (checked every 16 iterations and at the end of a run, from the
-        minibatch loss or, in full-batch mode, the exact loss). The message names the learning rate
-        and, for full-batch gradient descent, the stable limit 1 / max k.
+        loss of the zero model: the minibatch loss or, in full-batch mode, the exact loss, watched on
+        the device and read every 16 iterations; at the end of a run, the weights are checked too.
+        The message names the learning rate and, for full-batch SGD, the stable limit 1 / max k.
     """
 
     def __init__(self, X, schedule: Schedule, *, lr: float, optimizer: str = "sgd", batch_size: int = 256,
@@ -407,12 +407,16 @@ class Trainer:
         return (1.0 + momentum) / (k_max + self.weight_decay / 2.0)
 
     @torch.no_grad()
-    def _check_divergence(self) -> None:
-        """Raise :class:`TrainingDiverged` if a loss since the last check, or a weight, is not finite
-        or the loss exceeds 1e6 times the loss |S| d of the zero model."""
+    def _check_divergence(self, weights: bool = False) -> None:
+        """Raise :class:`TrainingDiverged` if a loss since the last check is not finite or exceeds 1e6
+        times the loss |S| d of the zero model, or (with ``weights``) a weight is not finite.
+
+        A weight that is NaN or inf makes every later loss NaN, so between steps the losses suffice;
+        ``weights`` (one pass over W) catches the last step of a run, whose loss is never computed.
+        """
         worst = float(self._worst)
         # a NaN or inf weight makes the sum NaN or inf (so do weights near 1e300: diverged as well)
-        finite = bool(torch.isfinite(self.W.sum() + self.b.sum()))
+        finite = not weights or bool(torch.isfinite(self.W.sum() + self.b.sum()))
         if finite and worst <= _EXPLODED * self.d * self.steps.size:
             return
         limit = self._stable_limit()
@@ -516,7 +520,7 @@ class Trainer:
             if self.iteration == end:
                 break
             self.step()
-        self._check_divergence()
+        self._check_divergence(weights=True)
         return TrainingRun(
             schedule=self.schedule, steps=self.steps.copy(), iterations=log_at.astype(np.int64), lr=self.lr,
             train_loss=np.asarray(train_loss), test_loss=np.asarray(test_loss) if test_stats is not None else None,
