@@ -184,6 +184,6 @@ def eps_output(eps, shape: tuple, t: int) -> np.ndarray:
     if eps.shape != shape:
         raise ValueError(f"eps_model returned shape {eps.shape} at t={t}, expected {shape}")
     if not np.all(np.isfinite(eps)):
-        raise ValueError(f"eps_model returned NaN or inf at step t={t}, the first step to do so; "
-                         "the model is broken or diverged (e.g. trained with too large a learning rate)")
+        raise ValueError(f"eps_model returned NaN or inf at step t={t}; the model is broken or diverged "
+                         "(e.g. trained with too large a learning rate)")
     return eps
