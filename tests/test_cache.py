@@ -220,8 +220,8 @@ def _deny(monkeypatch, name, owner, inside):
     real = getattr(owner, name)
 
     def denied(*args, **kwargs):
-        target = args[0] if args else kwargs.get("dir")
-        if str(inside) in str(target) or str(inside) in str(kwargs.get("dir", "")):
+        target = args[0] if args else kwargs.get("dir")  # a path, a Path's self, or mkstemp's dir=
+        if str(inside) in str(target):
             raise PermissionError(13, "Permission denied", str(target))
         return real(*args, **kwargs)
 
