@@ -1,19 +1,41 @@
 """Input validation shared by the public functions of :mod:`lindiff`.
 
-Every check raises :class:`ValueError` with a message that names the argument, what was wrong
-and what to pass instead.
+Every check raises :class:`ValueError` (:class:`TypeError` for an array of the wrong kind:
+complex, dates, strings) with a message that names the argument, what was wrong and what to pass
+instead.
 """
 from __future__ import annotations
 
 import numpy as np
 
+# dtype kinds that are not real numbers: bool, complex, timedelta, datetime, bytes, str, void
+_NOT_REAL = {"b": "booleans", "c": "complex numbers", "m": "time differences", "M": "dates",
+             "S": "bytes", "U": "strings", "V": "raw records"}
 
-def as_finite_array(x, name: str, ndim: int | None = None) -> np.ndarray:
-    """Return ``x`` as a float64 array, checking its dimension and that it is finite."""
+
+def as_real_array(x, name: str) -> np.ndarray:
+    """Return ``x`` as a float64 array (NaN and inf pass), refusing what is not real numbers.
+
+    Complex, boolean, date and string input (even numeric strings such as ``"1"``) raises
+    :class:`TypeError` rather than being cast, since a cast drops the imaginary part or invents a
+    number.
+    """
     try:
-        arr = np.asarray(x, dtype=np.float64)
+        raw = np.asarray(x)
+    except ValueError as exc:  # ragged nested sequences
+        raise ValueError(f"{name} must be numeric (got {type(x).__name__}): {exc}") from None
+    if raw.dtype.kind in _NOT_REAL:
+        raise TypeError(f"{name} must hold real numeric values, got {_NOT_REAL[raw.dtype.kind]}; "
+                        "pass a float array (take the real part or parse the values first)")
+    try:
+        return raw.astype(np.float64, copy=False)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{name} must be numeric (got {type(x).__name__}): {exc}") from None
+
+
+def as_finite_array(x, name: str, ndim: int | None = None) -> np.ndarray:
+    """Return ``x`` as a finite float64 array (see :func:`as_real_array`), checking its dimension."""
+    arr = as_real_array(x, name)
     if ndim is not None and arr.ndim != ndim:
         raise ValueError(f"{name} must be a {ndim}-D array, got shape {arr.shape}")
     if not np.all(np.isfinite(arr)):
@@ -53,6 +75,8 @@ def as_covariance(cov, d: int | None = None, name: str = "cov", rtol: float = 1e
     arr = as_finite_array(cov, name, ndim=2)
     if arr.shape[0] != arr.shape[1]:
         raise ValueError(f"{name} must be square, got shape {arr.shape}")
+    if arr.size == 0:
+        raise ValueError(f"{name} is empty (shape {arr.shape}); pass a (d, d) matrix with d >= 1")
     if d is not None and arr.shape[0] != d:
         raise ValueError(f"{name} has shape {arr.shape}, expected ({d}, {d})")
     scale = max(float(np.max(np.abs(arr))), 1e-300)
@@ -107,7 +131,9 @@ def check_psd(cov: np.ndarray, name: str = "cov", rtol: float = 1e-10) -> None:
 
 
 def check_nonnegative(value, name: str) -> float:
-    """A finite float >= 0."""
+    """A finite float >= 0 (a bool, a string or a date is refused, not read as a number)."""
+    if isinstance(value, (bool, np.bool_, str, bytes)) or np.asarray(value).dtype.kind in _NOT_REAL:
+        raise ValueError(f"{name} must be a finite number >= 0, got the {type(value).__name__} {value!r}")
     try:
         v = float(value)
     except (TypeError, ValueError):
@@ -124,3 +150,40 @@ def check_positive_int(value, name: str, minimum: int = 1) -> int:
     if value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
     return int(value)
+
+
+def check_seed(seed, name: str = "seed"):
+    """A seed for :func:`numpy.random.default_rng`, returned unchanged: None, an integer >= 0, or a
+    numpy Generator, BitGenerator or SeedSequence."""
+    if seed is None or isinstance(seed, (np.random.Generator, np.random.BitGenerator, np.random.SeedSequence)):
+        return seed
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise ValueError(f"{name} must be None, an integer >= 0 or a numpy Generator, got {seed!r}")
+    if seed < 0:
+        raise ValueError(f"{name} must be an integer >= 0, got {seed}")
+    return seed
+
+
+def check_eps_model(eps_model, schedule) -> None:
+    """``eps_model`` must be callable, and run with the schedule it carries, if it carries one."""
+    if not callable(eps_model):
+        raise ValueError("eps_model must be a callable eps_model(x, t) returning the predicted noise")
+    own = getattr(eps_model, "schedule", None)
+    betas = getattr(own, "betas", None)
+    if betas is not None and not np.array_equal(np.asarray(betas), np.asarray(schedule.betas)):
+        raise ValueError(f"schedule {schedule!r} differs from the schedule eps_model was built for, {own!r}; "
+                         "the sampler would draw from another law: pass eps_model.schedule")
+
+
+def eps_output(eps, shape: tuple, t: int) -> np.ndarray:
+    """The noise predicted at step ``t`` as a float64 array of ``shape``, refused if not finite."""
+    eps = np.asarray(eps)
+    if eps.dtype.kind in _NOT_REAL:
+        raise TypeError(f"eps_model returned {_NOT_REAL[eps.dtype.kind]} at step t={t}; it must return real noise")
+    eps = eps.astype(np.float64, copy=False)
+    if eps.shape != shape:
+        raise ValueError(f"eps_model returned shape {eps.shape} at t={t}, expected {shape}")
+    if not np.all(np.isfinite(eps)):
+        raise ValueError(f"eps_model returned NaN or inf at step t={t}; the model is broken or diverged "
+                         "(e.g. trained with too large a learning rate)")
+    return eps

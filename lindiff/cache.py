@@ -12,14 +12,21 @@ parameters and the source code that computed it). The rules:
   the entry is deleted, recomputed and written again;
 - **atomic writes**: an entry is written to a temporary file in the same folder, flushed to disk
   and moved into place with :func:`os.replace`, so a reader never sees a half-written entry and an
-  interrupted write leaves no entry behind.
+  interrupted write leaves no entry behind. A process killed while writing leaves its temporary
+  file (``<entry>.<pid>@<host>.<random>.tmp``); the next write of the same entry deletes it once it
+  is a minute old or its writer, on this host, is gone;
+- **shared and read-only caches**: entries are readable by the group and others (mode 0644), so
+  users can share a cache folder; where the cache cannot be read, cleaned or written (a read-only
+  or foreign folder), the result is computed without caching and one ``RuntimeWarning`` says so.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import socket
 import tempfile
+import time
 import warnings
 from pathlib import Path
 
@@ -30,6 +37,8 @@ _KEY_FIELD = "__key__"
 _DIGEST_FIELD = "__digest__"
 _CHUNK = 1 << 22
 _FILE_DIGESTS: dict[tuple, str] = {}
+_STALE_SECONDS = 60.0  # a temporary file untouched this long is left over from a killed writer
+_ENTRY_MODE = 0o644  # readable by every user sharing the cache folder
 
 
 def cache_dir() -> Path:
@@ -41,14 +50,16 @@ def cache_dir() -> Path:
 def file_digest(path, algorithm: str = "sha256") -> str:
     """``"<algorithm>:<hex digest>"`` of a file's bytes, memoised for the session.
 
-    The memo is keyed by (resolved path, size, modification time in ns, algorithm), so a file that
-    is rewritten is hashed again; an unchanged file is hashed once per Python process.
+    The memo is keyed by (resolved path, size, modification and status-change times in ns, inode,
+    algorithm), so a file that is rewritten is hashed again, even with the same size and a
+    modification time set back (writing changes the status-change time, which cannot be set back,
+    and a replaced file has a new inode); an unchanged file is hashed once per Python process.
     """
     if algorithm not in ("sha256", "md5"):
         raise ValueError(f"algorithm must be 'sha256' or 'md5', got {algorithm!r}")
     path = Path(path).resolve()
     st = path.stat()
-    memo_key = (str(path), st.st_size, st.st_mtime_ns, algorithm)
+    memo_key = (str(path), st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, algorithm)
     if memo_key not in _FILE_DIGESTS:
         h = hashlib.new(algorithm)
         with open(path, "rb") as f:
@@ -92,7 +103,12 @@ def entry_path(kind: str, key: dict) -> Path:
 
 
 def _read(path: Path, canonical: str):
-    """The arrays stored at ``path`` if the entry is intact and its key matches, else None."""
+    """The arrays stored at ``path`` if the entry is intact and its key matches, else None.
+
+    Raises PermissionError if the cache folder cannot be searched.
+    """
+    if not path.exists():
+        return None
     try:
         with np.load(path, allow_pickle=False) as npz:
             stored = {name: npz[name] for name in npz.files}
@@ -105,15 +121,47 @@ def _read(path: Path, canonical: str):
     return stored
 
 
+def _writer_gone(pid: int, host: str) -> bool:
+    """Whether process ``pid`` of ``host`` is known to have ended (only a process of this host can be
+    checked, and only on POSIX, where signal 0 probes without killing)."""
+    if host != socket.gethostname() or os.name != "posix":
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # exists, owned by another user
+        return False
+    return False
+
+
+def _remove_stale_temporaries(path: Path) -> None:
+    """Delete temporary files of the entry at ``path`` left by killed writers (see the module docstring)."""
+    now = time.time()
+    for tmp in path.parent.glob(f"{path.stem}.*.tmp"):
+        writer = tmp.name[len(path.stem) + 1:].rsplit(".", 2)[0]  # "<pid>@<host>"
+        pid, _, host = writer.partition("@")
+        try:
+            stale = now - tmp.stat().st_mtime > _STALE_SECONDS or (pid.isdigit() and _writer_gone(int(pid), host))
+            if stale:
+                tmp.unlink()
+        except OSError:  # gone meanwhile (its writer finished), or not ours to delete
+            pass
+
+
 def _write(path: Path, canonical: str, arrays: dict) -> None:
     """Write an entry atomically: temporary file in the same folder, fsync, then os.replace."""
+    digest = arrays_digest(arrays)  # before the temporary file exists: a slow hash never makes it look stale
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.stem + ".", suffix=".tmp")
+    _remove_stale_temporaries(path)
+    prefix = f"{path.stem}.{os.getpid()}@{socket.gethostname()}."
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays, **{_KEY_FIELD: np.array(canonical), _DIGEST_FIELD: np.array(arrays_digest(arrays))})
+            np.savez(f, **arrays, **{_KEY_FIELD: np.array(canonical), _DIGEST_FIELD: np.array(digest)})
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, _ENTRY_MODE)  # mkstemp creates it readable by its owner only
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -136,21 +184,36 @@ def cached_arrays(kind: str, key: dict, compute) -> dict:
     -------
     dict of ndarray
         Fresh arrays (not views of the file). A corrupt or mismatching entry is deleted and
-        recomputed. If the cache folder cannot be written, the result is returned with a warning.
+        recomputed. If the cache folder cannot be read, cleaned or written, the result is computed
+        and returned without caching, with one warning.
     """
     canonical = _canonical(key)
     path = entry_path(kind, key)
-    if path.exists():
+    try:
         stored = _read(path, canonical)
         if stored is not None:
             return stored
-        path.unlink(missing_ok=True)
-    arrays = {name: np.asarray(value) for name, value in compute().items()}
-    if any(name.startswith("__") for name in arrays):
-        raise ValueError("array names starting with '__' are reserved for the cache's own fields")
+        path.unlink(missing_ok=True)  # a corrupt or mismatching entry
+    except OSError as exc:  # a folder we may not search, or a read-only one we may not clean
+        arrays = _computed(compute)
+        _warn_uncached(path, exc, "use")
+        return arrays
+    arrays = _computed(compute)
     try:
         _write(path, canonical, arrays)
     except OSError as exc:
-        warnings.warn(f"could not write the cache entry {path} ({exc}); set LINDIFF_CACHE_DIR to a "
-                      "writable folder to keep results between runs", RuntimeWarning, stacklevel=2)
+        _warn_uncached(path, exc, "write")
     return arrays
+
+
+def _computed(compute) -> dict:
+    arrays = {name: np.asarray(value) for name, value in compute().items()}
+    if any(name.startswith("__") for name in arrays):
+        raise ValueError("array names starting with '__' are reserved for the cache's own fields")
+    return arrays
+
+
+def _warn_uncached(path: Path, exc: OSError, what: str) -> None:
+    warnings.warn(f"could not {what} the cache entry {path} ({exc}); the result was computed without the "
+                  "cache. Set LINDIFF_CACHE_DIR to a folder you can write to keep results between runs",
+                  RuntimeWarning, stacklevel=3)

@@ -48,6 +48,7 @@ import struct
 import sys
 import tarfile
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -373,7 +374,11 @@ def _read_cifar(path: Path) -> np.ndarray:
 
 
 def _celeba_members(source: _Source, path: Path, split: str):
-    """Sorted (number, member name) of the JPEGs of a CelebA source inside the split's range."""
+    """Sorted (number, member name) of the JPEGs of a CelebA source inside the split's range.
+
+    The numbers must run without a gap from the first of the partition: a missing image (a JPEG
+    deleted from a folder) raises ValueError naming it, rather than shifting every later image.
+    """
     if path.is_dir():
         names = [p.name for p in path.iterdir() if p.suffix.lower() == ".jpg"]
     else:
@@ -391,6 +396,10 @@ def _celeba_members(source: _Source, path: Path, split: str):
             "The 10,000-face subset holds images 000001-010000, all in the official train partition: "
             "use split='train' and hold out some of its images, or provide the full img_align_celeba."
         )
+    for expected, (k, m) in enumerate(members, start=lo):
+        if k != expected:
+            raise ValueError(f"{path} lacks CelebA image {expected:06d}.jpg (the next one found is {m}); "
+                             "restore the missing file, or use a complete copy of img_align_celeba")
     return members
 
 
@@ -402,7 +411,11 @@ def _celeba_bytes(source: _Source, path: Path, members):
     else:
         with zipfile.ZipFile(path) as z:
             for _, m in members:
-                yield z.read(m)
+                try:
+                    raw = z.read(m)
+                except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:  # corrupt or cut-off data
+                    raise ValueError(f"{path}: {m} cannot be extracted ({exc}); replace the zip with a fresh copy") from None
+                yield raw
 
 
 def _folder_digest(source: _Source, path: Path, members) -> str:

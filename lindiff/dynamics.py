@@ -28,7 +28,7 @@ import hashlib
 import numpy as np
 from scipy.optimize import minimize_scalar
 
-from ._checks import as_covariance, as_finite_array, as_mean, check_nonnegative, psd_eigh
+from ._checks import as_covariance, as_finite_array, as_mean, as_real_array, check_nonnegative, psd_eigh
 from .linear import LinearDiffusion
 from .sampler import diagonal_sampler_law
 from .schedule import Schedule
@@ -36,10 +36,7 @@ from .schedule import Schedule
 
 def _as_times(tau, name="tau") -> np.ndarray:
     """Training times as a float array (inf allowed: the fully trained model), each >= 0."""
-    try:
-        arr = np.asarray(tau, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number or an array of numbers >= 0, got {tau!r}") from None
+    arr = as_real_array(tau, name)
     if arr.ndim > 1:
         raise ValueError(f"{name} must be a scalar or a 1-D array, got shape {arr.shape}")
     if np.any(np.isnan(arr)) or np.any(arr < 0):

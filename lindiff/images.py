@@ -80,6 +80,7 @@ def gaussian_surrogate(eigenvalues, Ns, schedule: Schedule, cs=(0.0,), reps: int
     Ns = [check_positive_int(N, "N", minimum=2) for N in Ns]
     cs = [check_nonnegative(c, "c") for c in cs]
     reps = check_positive_int(reps, "reps")
+    seed = check_positive_int(seed, "seed", minimum=0)
     if not isinstance(schedule, Schedule):
         raise ValueError("schedule must be a lindiff.Schedule")
     support = lam > 0

@@ -34,15 +34,13 @@ class LinearDiffusion:
             raise ValueError("schedule must be a lindiff.Schedule, e.g. Schedule.linear()")
         self.mean = as_mean(mean)
         d = self.mean.size
-        self.eigenvalues = np.asarray(eigenvalues, dtype=np.float64)
-        self.eigenvectors = np.asarray(eigenvectors, dtype=np.float64)
+        self.eigenvalues = as_finite_array(eigenvalues, "eigenvalues")
+        self.eigenvectors = as_finite_array(eigenvectors, "eigenvectors")
         if self.eigenvalues.shape != (d,) or self.eigenvectors.shape != (d, d):
             raise ValueError(
                 f"eigenvalues must have shape ({d},) and eigenvectors ({d}, {d}) for a mean of length {d}; "
                 f"got {self.eigenvalues.shape} and {self.eigenvectors.shape}"
             )
-        if not (np.all(np.isfinite(self.eigenvalues)) and np.all(np.isfinite(self.eigenvectors))):
-            raise ValueError("eigenvalues and eigenvectors must be finite (no NaN or inf)")
         if np.any(self.eigenvalues < 0):
             raise ValueError("eigenvalues must be >= 0 (variances cannot be negative); "
                              "build the model with LinearDiffusion.from_stats or .fit")
@@ -135,11 +133,13 @@ class LinearDiffusion:
         """Mean of the sampler output along each eigenvector: (1 - abar_T lam / v_T) (e_nu . mu_0).
 
         lam = lambda_nu + c and v_T = abar_T lam + 1 - abar_T, as in :meth:`sampling_variances`.
+        Evaluated as (1 - abar_T) / v_T (e_nu . mu_0), the same number without the cancellation
+        of 1 - abar_T lam / v_T at large lam.
         """
         lam = self.eigenvalues + self.c
         abar_T = self.schedule.alpha_bars[-1]
         v_T = abar_T * lam + 1.0 - abar_T
-        return (1.0 - abar_T * lam / v_T) * (self.eigenvectors.T @ self.mean)
+        return ((1.0 - abar_T) / v_T) * (self.eigenvectors.T @ self.mean)
 
     def sampling_distribution(self):
         """Exact law N(mean, cov) of what the finite-T ancestral sampler produces.

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import logsumexp
 
-from ._checks import as_data_matrix, as_finite_array, check_positive_int
+from ._checks import as_data_matrix, as_finite_array, check_eps_model, check_positive_int, check_seed, eps_output
 from .schedule import Schedule
 
 _CHUNK_ENTRIES = 4_000_000  # (points x training rows) per block of the weight matrix
@@ -106,19 +106,16 @@ def train_loss_samples(eps_model, X, schedule: Schedule, t, n_noise: int = 100, 
     -------
     ndarray, shape (N * n_noise,)
     """
-    if not callable(eps_model):
-        raise ValueError("eps_model must be a callable eps_model(x, t)")
     if not isinstance(schedule, Schedule):
         raise ValueError("schedule must be a lindiff.Schedule, e.g. Schedule.linear()")
+    check_eps_model(eps_model, schedule)
     X = as_data_matrix(X, min_rows=1)
     n_noise = check_positive_int(n_noise, "n_noise")
     a = schedule.alpha_bars[schedule.check_step(t) - 1]
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
     x0 = np.repeat(X, n_noise, axis=0)
     eps = rng.standard_normal(x0.shape)
-    pred = np.asarray(eps_model(np.sqrt(a) * x0 + np.sqrt(1.0 - a) * eps, t), dtype=np.float64)
-    if pred.shape != eps.shape:
-        raise ValueError(f"eps_model returned shape {pred.shape}, expected {eps.shape}")
+    pred = eps_output(eps_model(np.sqrt(a) * x0 + np.sqrt(1.0 - a) * eps, t), eps.shape, t)
     return np.sum((eps - pred) ** 2, axis=1)
 
 

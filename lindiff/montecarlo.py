@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._checks import as_data_matrix, check_positive_int
+from ._checks import as_data_matrix, check_eps_model, check_positive_int, check_seed, eps_output
 from ._progress import progress
 from .schedule import Schedule
 
@@ -29,10 +29,9 @@ class MCEstimate:
 
 
 def _check_inputs(eps_model, X0, schedule):
-    if not callable(eps_model):
-        raise ValueError("eps_model must be a callable eps_model(x, t) returning the predicted noise")
     if not isinstance(schedule, Schedule):
         raise ValueError("schedule must be a lindiff.Schedule, e.g. Schedule.linear()")
+    check_eps_model(eps_model, schedule)
     return as_data_matrix(X0, "X0", min_rows=1)
 
 
@@ -54,9 +53,7 @@ def _squared_errors(eps_model, X0, schedule, steps, rows, rng) -> np.ndarray:
         x0 = X0[rows[sel]]
         eps = rng.standard_normal(x0.shape)
         xt = np.sqrt(ab[t - 1]) * x0 + np.sqrt(1.0 - ab[t - 1]) * eps
-        pred = np.asarray(eps_model(xt, int(t)), dtype=np.float64)
-        if pred.shape != xt.shape:
-            raise ValueError(f"eps_model returned shape {pred.shape} at t={t}, expected {xt.shape}")
+        pred = eps_output(eps_model(xt, int(t)), xt.shape, int(t))
         out[sel] = np.sum((eps - pred) ** 2, axis=1)
     return out
 
@@ -94,7 +91,7 @@ def ddpm_loss_per_step(eps_model, X0, schedule: Schedule, steps, n_samples: int 
     steps_list = [schedule.check_step(t) for t in np.atleast_1d(steps).tolist()]
     if not steps_list:
         raise ValueError("steps is empty; pass at least one step in 1..T")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
     value, stderr = np.empty(len(steps_list)), np.empty(len(steps_list))
     for j, t in enumerate(steps_list):
         rows = _balanced_rows(rng, X0.shape[0], n)
@@ -155,7 +152,7 @@ def ddpm_loss(eps_model, X0, schedule: Schedule, n_samples: int = 4000, n_strata
     if m < 2:
         raise ValueError(f"n_samples = {n} gives fewer than 2 draws in each of {len(strata)} strata; "
                          f"pass n_samples >= {2 * len(strata)} or fewer n_strata")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
     rows = _balanced_rows(rng, X0.shape[0], m * len(strata))
     total, var = 0.0, 0.0
     for b, block in enumerate(progress(strata, desc="strata", **({} if progress_bar else {"disable": True}))):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import as_finite_array, check_positive_int
+from ._checks import as_finite_array, check_eps_model, check_positive_int, check_seed, eps_output
 from ._progress import progress
 from .schedule import Schedule
 
@@ -18,7 +18,8 @@ def ddpm_sample(eps_model, schedule: Schedule, n: int, d: int, seed=None, progre
     ----------
     eps_model : callable
         ``eps_model(x, t)`` with x of shape (n, d) and an integer step t in 1..T, returning the
-        predicted noise, shape (n, d).
+        predicted noise, shape (n, d). If it has a ``schedule`` attribute (a
+        :class:`lindiff.LinearDiffusion`, a trained model), that schedule must equal ``schedule``.
     schedule : Schedule
     n, d : int
         Number of samples and dimension.
@@ -29,23 +30,29 @@ def ddpm_sample(eps_model, schedule: Schedule, n: int, d: int, seed=None, progre
     -------
     ndarray, shape (n, d)
         The samples u_0.
+
+    Raises
+    ------
+    ValueError
+        If ``eps_model`` returns NaN or inf (checked at every step, naming the first such step), or
+        the samples overflow.
     """
-    if not callable(eps_model):
-        raise ValueError("eps_model must be a callable eps_model(x, t)")
     _check_schedule(schedule)
+    check_eps_model(eps_model, schedule)
     n = check_positive_int(n, "n")
     d = check_positive_int(d, "d")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
     betas, alphas, abars = schedule.betas, schedule.alphas, schedule.alpha_bars
     u = rng.standard_normal((n, d))
     steps = range(schedule.T, 0, -1)
     for t in progress(steps, desc="sampling", total=schedule.T, **({} if progress_bar else {"disable": True})):
         i = t - 1
-        eps = np.asarray(eps_model(u, t), dtype=np.float64)
-        if eps.shape != u.shape:
-            raise ValueError(f"eps_model returned shape {eps.shape} at t={t}, expected {u.shape}")
+        eps = eps_output(eps_model(u, t), u.shape, t)
         u = (u - betas[i] / np.sqrt(1.0 - abars[i]) * eps) / np.sqrt(alphas[i])
         u = u + np.sqrt(betas[i]) * rng.standard_normal((n, d))
+    if not np.all(np.isfinite(u)):
+        raise ValueError("the samples overflowed to NaN or inf although eps_model's output stayed finite; "
+                         "eps_model is not a usable denoiser for this schedule")
     return u
 
 
@@ -119,7 +126,7 @@ def diagonal_sample(w, m, schedule: Schedule, n: int, seed=None, progress_bar: b
     """
     n = check_positive_int(n, "n")
     gain, offset = _step_coefficients(w, m, schedule)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
     y = rng.standard_normal((n, gain.shape[1]))
     z = np.empty_like(y)
     sigmas = schedule.sigmas

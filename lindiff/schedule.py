@@ -12,6 +12,8 @@ import numpy as np
 
 from ._checks import as_finite_array, check_positive_int
 
+_BETA_RTOL = 2e-8  # largest relative error of beta_t as represented by alpha_t = 1 - beta_t
+
 
 @dataclass(frozen=True, eq=False)
 class Schedule:
@@ -32,6 +34,17 @@ class Schedule:
         if np.any(betas <= 0) or np.any(betas >= 1):
             raise ValueError(
                 f"every beta_t must lie in (0, 1); got values from {betas.min():.3g} to {betas.max():.3g}"
+            )
+        # alpha_t = 1 - beta_t must carry beta_t: the forward process and abar_t see 1 - alpha_t, the
+        # sampler's noise beta_t itself. Below about 1e-8, float64 rounding makes them differ by more
+        # than 2e-8 relative (and below 5.6e-17, 1 - beta_t == 1: the sampler divides by 1 - abar_t = 0).
+        lost = np.flatnonzero(np.abs((1.0 - (1.0 - betas)) - betas) > _BETA_RTOL * betas)
+        if lost.size:
+            i = int(lost[0])
+            raise ValueError(
+                f"betas[{i}] = {betas[i]:.3g} (step t = {i + 1}) is below float64 resolution: 1 - beta_t "
+                f"stores it as {1.0 - (1.0 - betas[i]):.3g}, so the forward process and the sampler would "
+                "use different noise levels; use beta_t >= 1e-8"
             )
         betas = betas.copy()
         betas.setflags(write=False)

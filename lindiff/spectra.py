@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import as_covariance, as_finite_array, check_nonnegative, check_positive_int, check_psd
+from ._checks import as_covariance, as_finite_array, check_nonnegative, check_positive_int, check_psd, check_seed
 
 
 def power_law_spectrum(d: int, k: float, trace: float | None = None) -> np.ndarray:
@@ -36,7 +36,7 @@ def power_law_spectrum(d: int, k: float, trace: float | None = None) -> np.ndarr
 def random_rotation(d: int, seed=0) -> np.ndarray:
     """A Haar-random d x d orthogonal matrix (QR of a Gaussian matrix with the sign fix)."""
     d = check_positive_int(d, "d")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
     q, r = np.linalg.qr(rng.standard_normal((d, d)))
     return q * np.sign(np.diag(r))
 
@@ -65,6 +65,11 @@ def participation_ratio(x) -> float:
     -------
     float
         Between 1 (one non-zero eigenvalue) and d (isotropic).
+
+    Notes
+    -----
+    The ratio is scale-free, so ``x`` is first divided by its largest absolute entry: the sums of
+    squares neither overflow (eigenvalues near 1e160) nor underflow (near 1e-170).
     """
     arr = as_finite_array(x, "x")
     if arr.ndim == 1:
@@ -72,13 +77,14 @@ def participation_ratio(x) -> float:
             raise ValueError("x is empty; pass eigenvalues or a covariance matrix")
         if np.any(arr < 0):
             raise ValueError("eigenvalues must be >= 0 (variances cannot be negative)")
-        s1, s2 = arr.sum(), np.sum(arr**2)
     elif arr.ndim == 2:
-        cov = as_covariance(arr, name="x")
-        check_psd(cov, "x")
-        s1, s2 = np.trace(cov), np.sum(cov * cov)
+        arr = as_covariance(arr, name="x")
+        check_psd(arr, "x")
     else:
         raise ValueError(f"x must be 1-D eigenvalues or a 2-D covariance, got shape {arr.shape}")
-    if s2 <= 0:
+    top = float(np.max(np.abs(arr)))
+    if top == 0:
         raise ValueError("x is identically zero; the participation ratio is undefined")
+    arr = arr / top
+    s1, s2 = (arr.sum(), np.sum(arr**2)) if arr.ndim == 1 else (np.trace(arr), np.sum(arr * arr))
     return float(s1**2 / s2)

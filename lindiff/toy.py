@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import logsumexp
 
-from ._checks import as_covariance, as_finite_array, check_nonnegative, check_positive_int, psd_eigh
+from ._checks import as_covariance, as_finite_array, check_nonnegative, check_positive_int, check_seed, psd_eigh
 from .schedule import Schedule
 
 
@@ -115,7 +115,7 @@ class GaussianMixture:
             The component of each point (only if ``return_labels``).
         """
         n = check_positive_int(n, "n")
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(check_seed(seed))
         labels = rng.choice(self.n_components, size=n, p=self.weights)
         z = rng.standard_normal((n, self.d))
         root = self.eigenvectors[labels] * np.sqrt(self.eigenvalues[labels])[:, None, :]
@@ -193,6 +193,7 @@ class GaussianMixture:
         def eps(x, t):
             return self.optimal_noise(x, schedule.alpha_bars[schedule.check_step(t) - 1])
 
+        eps.schedule = schedule  # lets the sampler refuse another schedule
         return eps
 
     def __repr__(self) -> str:

@@ -43,13 +43,20 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ._checks import as_covariance, as_data_matrix, as_mean, check_nonnegative, check_positive_int, psd_eigh
+from ._checks import (as_covariance, as_data_matrix, as_finite_array, as_mean, check_nonnegative, check_positive_int,
+                      psd_eigh)
 from ._progress import progress
 from .schedule import Schedule
 from .stats import empirical_stats
 
 _OPTIMIZERS = ("sgd", "adam")
 _BIASES = ("learned", "optimal")
+_CHECK_EVERY = 16  # iterations between two divergence checks (each one waits for the device)
+_EXPLODED = 1e6  # a loss this many times that of the zero model (|S| d) has diverged
+
+
+class TrainingDiverged(RuntimeError):
+    """Training produced a non-finite or exploding loss: the learning rate is too large."""
 
 
 def default_device() -> torch.device:
@@ -91,14 +98,12 @@ def affine_sampler_law(weights, biases, schedule: Schedule):
     """
     if not isinstance(schedule, Schedule):
         raise ValueError("schedule must be a lindiff.Schedule")
-    W = np.asarray(weights, dtype=np.float64)
-    b = np.asarray(biases, dtype=np.float64)
+    W = as_finite_array(weights, "weights")
+    b = as_finite_array(biases, "biases")
     T = schedule.T
     if W.ndim != 3 or W.shape[0] != T or W.shape[1] != W.shape[2] or b.shape != W.shape[:2]:
         raise ValueError(f"weights must have shape (T, d, d) and biases (T, d) with T = {T}; "
                          f"got {W.shape} and {b.shape}")
-    if not (np.all(np.isfinite(W)) and np.all(np.isfinite(b))):
-        raise ValueError("weights and biases must be finite")
     d = W.shape[1]
     g = schedule.betas / np.sqrt(1.0 - schedule.alpha_bars)
     mean, cov = np.zeros(d), np.eye(d)
@@ -150,7 +155,7 @@ class TrainingRun:
         """Diagonal of V^T W_t V for every logged iteration and step: shape (n_log, n_steps, d)."""
         if self.weights is None:
             raise ValueError("this run kept no weights; train with keep_weights=True")
-        V = np.asarray(basis, dtype=np.float64)
+        V = as_finite_array(basis, "basis")
         d = self.weights.shape[-1]
         if V.shape != (d, d):
             raise ValueError(f"basis must have shape ({d}, {d}), got {V.shape}")
@@ -170,6 +175,7 @@ class TrainingRun:
             i = self.schedule.check_step(t) - 1
             return (np.asarray(x, dtype=np.float64) + b[i]) @ W[i].T
 
+        eps.schedule = self.schedule  # lets the sampler refuse another schedule
         return eps
 
     def sampling_distribution(self, index):
@@ -205,11 +211,19 @@ class Trainer:
     bias : {"learned", "optimal"}
         Learn b_t (from 0) or hold it at its optimum -sqrt(abar_t) mu_0.
     seed : int
-        Seeds the rows, steps and noises drawn.
+        Seeds the rows, steps and noises drawn; 0 <= seed < 2**63.
     device : str or torch.device, optional
         Default: CUDA when available, else the CPU.
     dtype : torch.dtype
         Default float64.
+
+    Raises
+    ------
+    TrainingDiverged
+        From :meth:`step` and :meth:`run`, when the loss becomes NaN or inf or exceeds 1e6 times the
+        loss of the zero model: the minibatch loss or, in full-batch mode, the exact loss, watched on
+        the device and read every 16 iterations; at the end of a run, the weights are checked too.
+        The message names the learning rate and, for full-batch SGD, the stable limit 1 / max k.
     """
 
     def __init__(self, X, schedule: Schedule, *, lr: float, optimizer: str = "sgd", batch_size: int = 256,
@@ -237,9 +251,13 @@ class Trainer:
         self.steps = _check_steps(steps, schedule)
         try:
             self.device = torch.device(device) if device is not None else default_device()
-        except (RuntimeError, TypeError):
-            raise ValueError(f"device must be a torch device such as 'cpu' or 'cuda', got {device!r}") from None
+            torch.empty(0, device=self.device)
+        except (RuntimeError, TypeError, AssertionError) as exc:  # AssertionError: a build without CUDA
+            raise ValueError(f"device must be an available torch device such as 'cpu' or 'cuda', got {device!r} "
+                             f"({exc})") from None
         seed = check_positive_int(seed, "seed", minimum=0)
+        if seed >= 2**63:
+            raise ValueError(f"seed must be < 2**63 (torch's generators take 64-bit seeds), got {seed}")
         self.dtype = dtype
         self.iteration = 0
 
@@ -278,6 +296,8 @@ class Trainer:
             else:
                 self.optimizer = torch.optim.Adam(groups, lr=self.lr, fused=self.device.type == "cuda")
         self._hessian = None
+        self._loss = None  # loss of the weights before the last step (a device scalar: no wait)
+        self._worst = torch.zeros((), **opts)  # largest such loss since the last check
         self._gen_cpu = torch.Generator().manual_seed(seed)
         self._gen_dev = torch.Generator(device=self.device).manual_seed(seed + 1)
 
@@ -315,6 +335,7 @@ class Trainer:
         Z[j, slot] = z
         E[j, slot] = eps
         R = torch.bmm(Z, self.W.transpose(1, 2)).sub_(E).mul_(2.0 * n / B)  # rows 2 (|S|/B) r_i
+        self._loss = R.square().sum() * (B / (4.0 * n))  # the minibatch estimate of sum_t L_t
         return Z, R
 
     @torch.no_grad()
@@ -347,21 +368,70 @@ class Trainer:
                                    + self._s[:, None, None] * eye)
         torch.bmm(W, self._hessian, out=g)
         g.diagonal(dim1=1, dim2=2).sub_(2.0 * self._sqrt_s[:, None])
+        # sum_t L_t with the ridge, from this gradient 2 W_t K_t - 2 sqrt(s) Id: with ybar_t = 0,
+        # L_t = d - 2 sqrt(s) Tr W_t + Tr(W_t K_t W_t^T) = d + <W_t, g_t> / 2 - sqrt(s) Tr W_t
+        self._loss = (self.d * self.steps.size + 0.5 * torch.dot(W.view(-1), g.view(-1))
+                      - torch.dot(self._sqrt_s, W.diagonal(dim1=1, dim2=2).sum(-1)))
         if self.bias == "optimal":  # ybar_t = 0
             return
         ybar = self._sqrt_a[:, None] * self._mu0 + self.b
         Wy = torch.bmm(W, ybar[:, :, None])
+        self._loss = self._loss + Wy.square().sum()
         g.baddbmm_(Wy, ybar[:, None, :], alpha=2.0)
         self.b.grad.copy_(torch.bmm(W.transpose(1, 2), Wy)[:, :, 0]).mul_(2.0)
 
     def step(self):
-        """One optimizer step."""
+        """One optimizer step; every 16 steps, raises :class:`TrainingDiverged` if the loss diverged."""
         if self._fused_sgd:
             self._fused_sgd_step()
         else:
             (self._full_batch_grad if self.full_batch else self._minibatch_grad)()
             self.optimizer.step()
+        torch.maximum(self._worst, self._loss, out=self._worst)  # NaN propagates
         self.iteration += 1
+        if self.iteration % _CHECK_EVERY == 0:
+            self._check_divergence()
+
+    def _stable_limit(self):
+        """The largest stable learning rate, where one is known: full-batch SGD, on the W_t.
+
+        Gradient descent multiplies a mode of W_t by 1 - lr (2 k + weight_decay), k = a (lambda + c) + s,
+        and heavy-ball momentum m is stable while lr (2 k + weight_decay) < 2 (1 + m): the limit is
+        (1 + m) / (max k + weight_decay / 2), which is 1 / max k for plain gradient descent.
+        """
+        if not self.full_batch or self.optimizer is None or not isinstance(self.optimizer, torch.optim.SGD):
+            return None
+        lam_max = max(float(np.linalg.eigvalsh(self._cov0)[-1]), 0.0)
+        k_max = float(torch.max(self._a * (lam_max + self.c) + self._s))
+        momentum = self.optimizer.param_groups[0]["momentum"]
+        return (1.0 + momentum) / (k_max + self.weight_decay / 2.0)
+
+    @torch.no_grad()
+    def _check_divergence(self, weights: bool = False) -> None:
+        """Raise :class:`TrainingDiverged` if a loss since the last check is not finite or exceeds 1e6
+        times the loss |S| d of the zero model, or (with ``weights``) a weight is not finite.
+
+        A weight that is NaN or inf makes every later loss NaN, so between steps the losses suffice;
+        ``weights`` (one pass over W) catches the last step of a run, whose loss is never computed.
+        """
+        worst = float(self._worst)
+        # a NaN or inf weight makes the sum NaN or inf (so do weights near 1e300: diverged as well)
+        finite = not weights or bool(torch.isfinite(self.W.sum() + self.b.sum()))
+        if finite and worst <= _EXPLODED * self.d * self.steps.size:
+            return
+        limit = self._stable_limit()
+        known = ""
+        if limit is not None:
+            rule = ("1 / max k" if self.optimizer.param_groups[0]["momentum"] == 0 and self.weight_decay == 0
+                    else "(1 + momentum) / (max k + weight_decay / 2)")
+            known = (f"; full-batch descent on the W_t is stable for lr < {rule} = {limit:.4g}, "
+                     "k = abar_t (lambda + c) + 1 - abar_t over the eigenvalues lambda of Sigma_0"
+                     + ("" if self.bias == "optimal" else " (exact with bias='optimal'; a learned bias lowers it)"))
+        what = ("weights that are NaN or inf" if not finite else
+                f"a loss of {worst:.3g}" if np.isfinite(worst) else "a loss that is NaN or inf")
+        raise TrainingDiverged(
+            f"training diverged by iteration {self.iteration} with lr = {self.lr:g}: {what} (the zero model's "
+            f"loss is {self.d * self.steps.size}){known}. Lower lr and train again.")
 
     # ------------------------------------------------------------------ evaluation
     @torch.no_grad()
@@ -400,6 +470,7 @@ class Trainer:
             u = torch.as_tensor(np.asarray(x, dtype=np.float64), device=self.device, dtype=self.dtype)
             return ((u + self.b[i]) @ self.W[i].T).double().cpu().numpy()
 
+        eps.schedule = self.schedule  # lets the sampler refuse another schedule
         return eps
 
     def run(self, iterations: int, log_at=None, test_stats=None, keep_weights: bool = True,
@@ -449,6 +520,7 @@ class Trainer:
             if self.iteration == end:
                 break
             self.step()
+        self._check_divergence(weights=True)
         return TrainingRun(
             schedule=self.schedule, steps=self.steps.copy(), iterations=log_at.astype(np.int64), lr=self.lr,
             train_loss=np.asarray(train_loss), test_loss=np.asarray(test_loss) if test_stats is not None else None,

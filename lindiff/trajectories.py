@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import as_data_matrix
+from ._checks import as_data_matrix, check_eps_model, check_seed
 from .sampler import ddpm_sample
 from .schedule import Schedule
 
@@ -32,7 +32,7 @@ def forward_trajectories(x0, schedule: Schedule, seed=None) -> np.ndarray:
     if not isinstance(schedule, Schedule):
         raise ValueError("schedule must be a lindiff.Schedule, e.g. Schedule.linear()")
     x0 = as_data_matrix(x0, "x0", min_rows=1)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
     z = rng.standard_normal((schedule.T,) + x0.shape)
     path = np.empty((schedule.T + 1,) + x0.shape)
     path[0] = x0
@@ -51,10 +51,9 @@ def sampler_trajectories(eps_model, schedule: Schedule, n: int, d: int, seed=Non
     ndarray, shape (T + 1, n, d)
         Entry t is u_t: entry T is the starting noise u_T, entry 0 the samples u_0.
     """
-    if not callable(eps_model):
-        raise ValueError("eps_model must be a callable eps_model(x, t)")
     if not isinstance(schedule, Schedule):
         raise ValueError("schedule must be a lindiff.Schedule, e.g. Schedule.linear()")
+    check_eps_model(eps_model, schedule)  # recording_model below hides eps_model's own schedule
     recorded = {}
 
     def recording_model(u, t):

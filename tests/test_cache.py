@@ -205,3 +205,119 @@ def test_source_digest_changes_with_the_code(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert cache.source_digest(cache) == cache.source_digest(cache)
+
+
+# ----------------------------------------------------------------- shared and read-only caches (issue 12)
+def _corrupt_entry(key):
+    cache.cached_arrays("demo", key, Counter())
+    path = cache.entry_path("demo", key)
+    path.write_bytes(b"corrupt")
+    return path
+
+
+def _deny(monkeypatch, name, owner, inside):
+    """Make ``owner.name`` raise PermissionError for paths inside ``inside``: what a non-root user meets."""
+    real = getattr(owner, name)
+
+    def denied(*args, **kwargs):
+        target = args[0] if args else kwargs.get("dir")  # a path, a Path's self, or mkstemp's dir=
+        if str(inside) in str(target):
+            raise PermissionError(13, "Permission denied", str(target))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, denied)
+
+
+def test_corrupt_entry_in_a_read_only_cache_is_recomputed_with_one_warning(cache_in_tmp, monkeypatch):
+    """The folder may be read but not changed: the corrupt entry can be neither deleted nor replaced."""
+    path = _corrupt_entry({"a": 1})
+    _deny(monkeypatch, "unlink", cache.Path, cache_in_tmp)
+    _deny(monkeypatch, "mkstemp", cache.tempfile, cache_in_tmp)
+    compute = Counter(3.0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = cache.cached_arrays("demo", {"a": 1}, compute)
+    assert compute.calls == 1 and np.array_equal(out["x"], 3.0 * np.arange(5.0))
+    assert [str(w.message).split(" (")[0] for w in caught] == [f"could not use the cache entry {path}"]
+    assert path.read_bytes() == b"corrupt"
+
+
+def test_unsearchable_cache_folder_computes_with_one_warning(cache_in_tmp, monkeypatch):
+    """A folder without search permission: even asking whether the entry exists fails."""
+    cache.cached_arrays("demo", {"a": 1}, Counter())
+    _deny(monkeypatch, "stat", cache.os, cache_in_tmp)  # Path.exists and Path.stat go through os.stat
+    compute = Counter(2.0)
+    with pytest.warns(RuntimeWarning, match="could not use the cache entry") as caught:
+        out = cache.cached_arrays("demo", {"a": 1}, compute)
+    assert len(caught) == 1 and compute.calls == 1 and out["x"][1] == 2.0
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0,
+                    reason="permission bits are not enforced for root; the monkeypatched tests above cover it")
+def test_real_read_only_and_unreadable_cache_folders(cache_in_tmp):
+    path = _corrupt_entry({"a": 1})
+    folder = path.parent
+    try:
+        folder.chmod(0o555)  # read-only
+        with pytest.warns(RuntimeWarning, match="could not use the cache entry"):
+            assert cache.cached_arrays("demo", {"a": 1}, Counter(2.0))["x"][1] == 2.0
+        folder.chmod(0o000)  # not even searchable
+        with pytest.warns(RuntimeWarning, match="could not use the cache entry"):
+            assert cache.cached_arrays("demo", {"a": 1}, Counter(2.0))["x"][1] == 2.0
+    finally:
+        folder.chmod(0o755)
+
+
+def test_entries_are_readable_by_the_group_and_others():
+    cache.cached_arrays("demo", {"a": 1}, Counter())
+    mode = cache.entry_path("demo", {"a": 1}).stat().st_mode & 0o777
+    assert mode & 0o044 == 0o044 and mode & 0o022 == 0
+
+
+_KILLED_WRITER = """
+import os, signal, sys
+import numpy as np
+from lindiff import cache
+cache.os.replace = lambda *args: os.kill(os.getpid(), signal.SIGKILL)  # killed after writing, before the move
+cache.cached_arrays("demo", {"a": 1}, lambda: {"x": np.arange(5.0)})
+"""
+
+
+@pytest.mark.skipif(os.name != "posix", reason="needs SIGKILL and signal-0 probing of process ids")
+def test_temporary_files_of_killed_writers_are_cleaned_on_the_next_write(cache_in_tmp):
+    import subprocess
+    import sys
+    import time
+
+    proc = subprocess.run([sys.executable, "-c", _KILLED_WRITER], env={**os.environ, "LINDIFF_CACHE_DIR": str(cache_in_tmp)})
+    assert proc.returncode == -9
+    path = cache.entry_path("demo", {"a": 1})
+    (killed,) = path.parent.glob("*.tmp")  # left behind by the killed process
+    host = cache.socket.gethostname()
+    live = path.parent / f"{path.stem}.{os.getpid()}@{host}.live.tmp"  # a writer still at work: kept
+    live.write_bytes(b"partial")
+    old = path.parent / f"{path.stem}.{os.getpid()}@{host}.old.tmp"  # untouched for two minutes: stale
+    old.write_bytes(b"partial")
+    os.utime(old, (time.time() - 120, time.time() - 120))
+    foreign = path.parent / f"{path.stem}.1@another-host.remote.tmp"  # another host's, recent: kept
+    foreign.write_bytes(b"partial")
+    other_entry = path.parent / f"{'0' * 40}.1@{host}.x.tmp"  # another entry's: not this write's business
+    other_entry.write_bytes(b"partial")
+    os.utime(other_entry, (time.time() - 120, time.time() - 120))
+    cache.cached_arrays("demo", {"a": 1}, Counter())
+    assert sorted(p.name for p in path.parent.iterdir()) == sorted([path.name, live.name, foreign.name, other_entry.name])
+    assert not killed.exists()
+
+
+def test_file_digest_sees_a_rewrite_with_the_same_size_and_modification_time(tmp_path):
+    import time
+
+    path = tmp_path / "f.bin"
+    path.write_bytes(b"a" * 100)
+    first = cache.file_digest(path)
+    st = path.stat()
+    time.sleep(0.05)  # past the file system's timestamp granularity
+    path.write_bytes(b"b" * 100)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))  # size and mtime as before
+    assert path.stat().st_size == st.st_size and path.stat().st_mtime_ns == st.st_mtime_ns
+    assert cache.file_digest(path) == "sha256:" + hashlib.sha256(b"b" * 100).hexdigest() != first

@@ -711,3 +711,41 @@ def test_real_defaults_shapes_and_ranges(monkeypatch):
     assert data._raw("celeba", None, 1, None).read().shape == (1, 109, 89, 3)
     with pytest.raises(ValueError, match="official train partition"):
         data.load_dataset("celeba", "test")
+
+
+# ------------------------------------------------------------------------------- damaged CelebA copies (issue 12)
+@pytest.mark.parametrize("missing", [3, 1])
+def test_celeba_folder_with_a_gap_names_the_missing_file(tmp_path, monkeypatch, missing):
+    """A deleted JPEG used to shift every later image silently (image 4 taken as the third)."""
+    folder = tmp_path / "user" / "celeba" / "img_align_celeba"
+    folder.mkdir(parents=True)
+    for k, img in enumerate(smooth_faces(6), start=1):
+        if k != missing:
+            (folder / f"{k:06d}.jpg").write_bytes(jpeg_bytes(img))
+    register(monkeypatch, "celeba", "train", ("celeba/img_align_celeba", None, None))
+    with pytest.raises(ValueError, match=rf"lacks CelebA image {missing:06d}\.jpg \(the next one found is {missing + 1:06d}\.jpg\)"):
+        data.load_dataset("celeba", data_dir=tmp_path / "user", n=2, resolution=8)
+
+
+def test_celeba_zip_with_corrupt_compressed_data_names_the_member(tmp_path, monkeypatch):
+    """A member whose deflate stream is damaged raises zlib.error inside zipfile: reported as a
+    ValueError naming the member (the zip's own checksum is registered, so only the reader can notice)."""
+    import zlib
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        for k, img in enumerate(smooth_faces(3), start=1):
+            z.writestr(f"f/{k:06d}.jpg", jpeg_bytes(img))
+    raw = bytearray(buf.getvalue())
+    with zipfile.ZipFile(io.BytesIO(bytes(raw))) as z:
+        info = z.getinfo("f/000002.jpg")
+    mid = info.header_offset + 30 + len(info.filename) + len(info.extra) + info.compress_size // 2
+    raw[mid:mid + 16] = b"\xff" * 16
+    with zipfile.ZipFile(io.BytesIO(bytes(raw))) as z, pytest.raises(zlib.error):
+        z.read("f/000002.jpg")  # what zipfile itself raises for this damage
+    path = tmp_path / "data" / "celeba" / "damaged.zip"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(bytes(raw))
+    register(monkeypatch, "celeba", "train", ("celeba/damaged.zip", path, None))
+    with pytest.raises(ValueError, match=r"damaged\.zip: f/000002\.jpg cannot be extracted"):
+        data.load_dataset("celeba", data_dir=tmp_path / "data", resolution=8)

@@ -273,7 +273,6 @@ def test_optimal_stopping_and_ridge_are_minima_of_the_kl():
     lambda f: f.weights(-1.0),
     lambda f: f.weights(np.nan),
     lambda f: f.weights([[1.0]]),
-    lambda f: f.weights("soon"),
     lambda f: f.weights(2.5, discrete=True),
     lambda f: f.sampling_distribution([1.0, 2.0]),
     lambda f: f.kl(1.0, np.zeros(3), np.eye(3)),

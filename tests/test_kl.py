@@ -1,11 +1,13 @@
 """gaussian_kl against Monte Carlo and a dense formula; expected_kl against sampled data sets."""
+import mpmath as mp
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as hs
 from scipy.stats import multivariate_normal
 
-from lindiff import empirical_stats, expected_kl, gaussian_kl, power_law_spectrum, rotated_covariance
+from lindiff import (LinearDiffusion, Schedule, empirical_stats, expected_kl, gaussian_kl, power_law_spectrum,
+                     random_rotation, rotated_covariance)
 
 
 def _random_spd(d, rng, spread=1.0):
@@ -175,3 +177,149 @@ def test_kl_of_ridge_law_diverges_like_unseen_directions(N):
     c1, c2 = 1e-9, 1e-10
     slope = (kl(c2) - kl(c1)) / (np.log(c2) - np.log(c1))
     assert slope == pytest.approx(-(d - N + 1) / 2, abs=0.01)
+
+
+# ----------------------------------------------------------------- graded spectra (issue 12)
+def _mp_kl(m_p, S_p, m_q, S_q, dps=60):
+    """KL of the float64 inputs taken as exact rationals, by the textbook formula in mpmath."""
+    with mp.workdps(dps):
+        d = len(m_p)
+        Sp, Sq = mp.matrix(np.asarray(S_p).tolist()), mp.matrix(np.asarray(S_q).tolist())
+        dm = mp.matrix([mp.mpf(float(a)) - mp.mpf(float(b)) for a, b in zip(m_q, m_p)])
+        Sq_inv = mp.inverse(Sq)
+        trace = sum((Sq_inv * Sp)[i, i] for i in range(d))
+        maha = (dm.T * Sq_inv * dm)[0, 0]
+        return float(0.5 * (trace - d + maha + mp.log(mp.det(Sq)) - mp.log(mp.det(Sp))))
+
+
+def _kl_tolerance(m_p, S_p, m_q, S_q):
+    """Error a backward-stable float64 evaluation may make: the first-order change of the KL under
+    perturbations of the covariances of relative size d eps (gradients 1/2 (S_q^-1 - S_p^-1) and
+    1/2 (S_q^-1 - S_q^-1 (S_p + dm dm^T) S_q^-1)), plus the second-order term (d eps kappa)^2, which is
+    what remains when p = q, and round-off of the result itself."""
+    d, eps = len(m_p), np.finfo(np.float64).eps
+    Sq_inv, Sp_inv = np.linalg.inv(S_q), np.linalg.inv(S_p)
+    dm = np.asarray(m_q) - np.asarray(m_p)
+    grad_p = 0.5 * (Sq_inv - Sp_inv)
+    grad_q = 0.5 * (Sq_inv - Sq_inv @ (S_p + np.outer(dm, dm)) @ Sq_inv)
+    first = d * eps * (np.linalg.norm(grad_p) * np.linalg.norm(S_p, 2) + np.linalg.norm(grad_q) * np.linalg.norm(S_q, 2))
+    second = (d * eps * (np.linalg.cond(S_p) + np.linalg.cond(S_q))) ** 2
+    return first, second
+
+
+def _graded(d, log_scale, log_cond, u, seed):
+    """A rotated covariance with eigenvalues 10^(log_scale + log_cond (u_i - 1/2)), u spread over [0, 1]."""
+    u = np.sort(np.asarray(u, dtype=np.float64))
+    if d > 1:
+        u = (u - u[0]) / max(u[-1] - u[0], 1e-12)  # the extremes are exactly 0 and 1: the full condition number
+    return rotated_covariance(10.0 ** (log_scale + log_cond * (u - 0.5)), seed=seed)
+
+
+def test_gaussian_kl_issue_cases_at_condition_1e12():
+    R = np.array([[1.0, -1.0], [1.0, 1.0]]) / np.sqrt(2.0)
+    P = R @ np.diag([0.9, 1e12]) @ R.T
+    z = np.zeros(2)
+    # KL(p || p) = 0: the 0.9 direction is not q's null space (the old code said inf)
+    assert gaussian_kl(z, P, z, P) <= sum(_kl_tolerance(z, P, z, P))
+    # KL(N(0, diag(1, 1e12)) || N(0, diag(0.5, 1e12))) = 1/2 (2 - 1 - ln 2) (the old code said 0)
+    assert gaussian_kl(z, np.diag([1.0, 1e12]), z, np.diag([0.5, 1e12])) == pytest.approx(0.5 * (1 - np.log(2)), rel=1e-14)
+    # a singular pair on a common plane in d = 3, graded 1e12 : 0.9 inside the plane
+    S = rotated_covariance([1e12, 0.9, 0.0], seed=2)
+    assert gaussian_kl(np.zeros(3), S, np.zeros(3), S) < 1e-6
+    assert gaussian_kl(np.zeros(3), S + 1e-3 * np.eye(3), np.zeros(3), S) == np.inf
+
+
+@settings(max_examples=60, deadline=None)
+@given(d=hs.integers(1, 5), seed=hs.integers(0, 2**31),
+       log_scale=hs.floats(-12, 12), log_cond=hs.floats(0, 12), kind=hs.sampled_from(["same", "near", "far"]),
+       u=hs.lists(hs.floats(0, 1), min_size=5, max_size=5))
+@example(d=2, seed=0, log_scale=6.0, log_cond=12.0, kind="same", u=[0.0, 1.0, 0.5, 0.5, 0.5])
+@example(d=4, seed=1, log_scale=-6.0, log_cond=11.5, kind="near", u=[0.0, 0.3, 0.7, 1.0, 0.5])
+def test_gaussian_kl_on_graded_spectra_matches_mpmath(d, seed, log_scale, log_cond, kind, u):
+    """Rotated covariances with eigenvalues over up to 12 decades, at scales from 1e-12 to 1e12:
+    p equal to q, near q (perturbed rotation and eigenvalues), or unrelated (its own graded
+    spectrum). The KL is finite and agrees with the exact KL of the stored inputs within what
+    backward-stable float64 can promise (_kl_tolerance)."""
+    rng = np.random.default_rng(seed)
+    S_q = _graded(d, log_scale, log_cond, u[:d], seed)
+    m_q = 10.0 ** (log_scale / 2) * rng.normal(size=d)
+    if kind == "same":
+        m_p, S_p = m_q.copy(), S_q.copy()
+    elif kind == "near":
+        lam, V = np.linalg.eigh(S_q)
+        V = np.linalg.qr(V @ (np.eye(d) + 1e-3 * rng.normal(size=(d, d))))[0]
+        S_p = (V * (lam * np.exp(0.3 * rng.normal(size=d)))) @ V.T
+        S_p = 0.5 * (S_p + S_p.T)
+        m_p = m_q + np.sqrt(lam[0]) * rng.normal(size=d)
+    else:
+        S_p = _graded(d, rng.uniform(-12, 12), rng.uniform(0, 12), rng.uniform(0, 1, d), seed + 1)
+        m_p = np.sqrt(np.linalg.eigvalsh(S_p)[-1]) * rng.normal(size=d)
+    kl = gaussian_kl(m_p, S_p, m_q, S_q)
+    ref = _mp_kl(m_p, S_p, m_q, S_q)
+    first, second = _kl_tolerance(m_p, S_p, m_q, S_q)
+    assert np.isfinite(kl)
+    assert abs(kl - ref) <= 4 * (first + second) + 1e-13 * abs(ref) + 1e-14
+
+
+def test_expected_kl_at_huge_N_against_mpmath():
+    """The digamma sum cancels to 1e-15 of its terms at N = 1e15; the series keeps every digit."""
+    for d, N in [(2, 10**15), (2, 10**8), (3, 4), (40, 60), (200, 201), (200, 2000), (784, 800), (50, 10**12)]:
+        with mp.workdps(50):
+            ref = 0.5 * sum(mp.log(mp.mpf(N) / 2) - mp.digamma(mp.mpf(N - i) / 2) for i in range(1, d + 1))
+        assert expected_kl(d, N) == pytest.approx(float(ref), rel=1e-13, abs=0), (d, N)
+
+
+def _mp_sampler_law(eigenvalues, coords, betas, c, dps=40):
+    """Mean along e_nu and variance of the sampler output, by the scalar step-by-step recursion in
+    mpmath: u_{t-1} = A_t u_t + o_t + sqrt(beta_t) z, from u_T ~ N(0, 1), for eps = w_t (u - sqrt(abar_t) m),
+    w_t = sqrt(1 - abar_t) / (abar_t (lambda + c) + 1 - abar_t)."""
+    with mp.workdps(dps):
+        betas = [mp.mpf(float(b)) for b in betas]
+        abars, ab = [], mp.mpf(1)
+        for b in betas:
+            ab *= 1 - b
+            abars.append(ab)
+        means, variances = [], []
+        for lam, m in zip(eigenvalues, coords):
+            lam, m = mp.mpf(float(lam)) + mp.mpf(float(c)), mp.mpf(float(m))
+            mean, var = mp.mpf(0), mp.mpf(1)
+            for b, ab in zip(reversed(betas), reversed(abars)):
+                w = mp.sqrt(1 - ab) / (ab * lam + 1 - ab)
+                g = b / mp.sqrt(1 - ab)
+                A = (1 - g * w) / mp.sqrt(1 - b)
+                mean = A * mean + g * w * mp.sqrt(ab) * m / mp.sqrt(1 - b)
+                var = A**2 * var + b
+            means.append(float(mean))
+            variances.append(float(var))
+        return np.array(means), np.array(variances)
+
+
+@settings(max_examples=30, deadline=None)
+@given(d=hs.integers(1, 4), seed=hs.integers(0, 2**31), log_lo=hs.floats(-12, 12), log_span=hs.floats(0, 24),
+       T=hs.integers(2, 40), beta_max=hs.floats(1e-3, 0.3), c=hs.sampled_from([0.0, 1e-9, 0.1]))
+@example(d=3, seed=0, log_lo=-12.0, log_span=24.0, T=20, beta_max=0.02, c=0.0)
+@example(d=3, seed=1, log_lo=-6.0, log_span=12.0, T=30, beta_max=0.01, c=0.0)
+def test_sampler_law_on_graded_spectra_matches_mpmath(d, seed, log_lo, log_span, T, beta_max, c):
+    """Training spectra from 1e-12 to 1e12: the exact law of the trained model's sampler is finite,
+    agrees with the step-by-step recursion in mpmath, and, where its covariance is representable
+    (condition number <= 1e12), so does its KL to the training law."""
+    rng = np.random.default_rng(seed)
+    lam = np.minimum(10.0 ** (log_lo + log_span * np.sort(rng.uniform(0, 1, d))), 1e12)
+    sched = Schedule.linear(T=T, beta_min=1e-4, beta_max=max(beta_max, 1e-4))
+    V = random_rotation(d, seed=seed)
+    mu0 = 10.0 ** (log_lo / 2) * rng.normal(size=d)
+    model = LinearDiffusion(mu0, lam, V, sched, c)
+    var, coef = model.sampling_variances(), model.sampling_mean_coefficients()
+    ref_mean, ref_var = _mp_sampler_law(lam, V.T @ mu0, sched.betas, c)
+    assert np.all(np.isfinite(var)) and np.all(var > 0)
+    np.testing.assert_allclose(var, ref_var, rtol=1e-10)
+    np.testing.assert_allclose(coef, ref_mean, rtol=1e-9, atol=1e-12 * np.max(np.abs(ref_mean), initial=0.0))
+    mean, cov = model.sampling_distribution()
+    assert np.all(np.isfinite(mean)) and np.all(np.isfinite(cov))
+    Sigma0 = (V * lam) @ V.T
+    Sigma0 = 0.5 * (Sigma0 + Sigma0.T)
+    if lam[0] > 0 and lam[-1] / lam[0] <= 1e12 and var.max() / var.min() <= 1e12:
+        kl = gaussian_kl(mean, cov, mu0, Sigma0)
+        ref = _mp_kl(mean, cov, mu0, Sigma0)
+        first, second = _kl_tolerance(mean, cov, mu0, Sigma0)
+        assert np.isfinite(kl) and abs(kl - ref) <= 4 * (first + second) + 1e-13 * abs(ref) + 1e-14

@@ -308,7 +308,7 @@ def test_edge_sizes(make_data):
         (lambda: LinearDiffusion.from_stats(np.zeros(2), -1e-30 * np.eye(2), SCHED), "not positive semi-definite"),
         (lambda: LinearDiffusion(np.zeros(2), [1.0, -1.0], np.eye(2), SCHED), "eigenvalues must be >= 0"),
         (lambda: LinearDiffusion(np.zeros(2), [1.0], np.eye(2), SCHED), r"shape \(2,\)"),
-        (lambda: LinearDiffusion(np.zeros(2), [1.0, np.nan], np.eye(2), SCHED), "finite"),
+        (lambda: LinearDiffusion(np.zeros(2), [1.0, np.nan], np.eye(2), SCHED), "eigenvalues contains NaN or inf"),
     ],
 )
 def test_construction_rejects_bad_input(call, match):

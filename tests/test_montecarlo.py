@@ -139,3 +139,21 @@ def test_bad_input_raises():
         ddpm_loss_per_step(model, X, sched, 3, n_samples=1)
     with pytest.raises(ValueError, match="returned shape"):
         ddpm_loss_per_step(lambda x, t: x[:, :1], X, sched, 3)
+
+
+def test_losses_of_a_model_that_returns_nan_raise_naming_the_step():
+    """A NaN prediction used to give a NaN loss with no error."""
+    from lindiff.memorisation import train_loss_samples
+
+    sched = Schedule.linear(T=10)
+    X = np.random.default_rng(0).normal(size=(8, 2))
+
+    def eps(x, t):
+        return np.full_like(x, np.nan) if t == 4 else np.zeros_like(x)
+
+    with pytest.raises(ValueError, match="eps_model returned NaN or inf at step t=4"):
+        ddpm_loss_per_step(eps, X, sched, steps=[2, 4], n_samples=50)
+    with pytest.raises(ValueError, match="eps_model returned NaN or inf at step t=4"):
+        ddpm_loss(eps, X, sched, n_samples=100, n_strata=10)
+    with pytest.raises(ValueError, match="eps_model returned NaN or inf at step t=4"):
+        train_loss_samples(eps, X, sched, t=4, n_noise=3)

@@ -144,3 +144,54 @@ def test_sampler_update_is_the_forward_posterior_mean(t):
     assert update == pytest.approx(posterior_mean, rel=1e-12)
     assert posterior_var == pytest.approx(beta * (1 - a_prev) / (1 - a_t), rel=1e-12)
     assert posterior_var <= beta
+
+
+# ----------------------------------------------------------------- broken models (issue 12)
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_sampler_refuses_a_non_finite_noise_prediction_naming_the_step(bad):
+    """The first step whose prediction is not finite is named; nothing after it runs."""
+    sched = Schedule.linear(T=12)
+    calls = []
+
+    def eps(x, t):
+        calls.append(t)
+        return np.full_like(x, bad) if t <= 7 else 0.1 * x
+
+    with pytest.raises(ValueError, match=r"eps_model returned NaN or inf at step t=7"):
+        ddpm_sample(eps, sched, n=3, d=2, progress_bar=False)
+    assert calls == list(range(12, 6, -1))
+
+
+def test_sampler_of_a_diverged_trained_model_raises():
+    import torch
+
+    from lindiff.train import Trainer
+
+    sched = Schedule.linear(T=6)
+    X = np.random.default_rng(0).normal(size=(10, 3))
+    tr = Trainer(X, sched, lr=0.05, device="cpu")
+    with torch.no_grad():
+        tr.W[2, 0, 0] = np.nan  # step t = 3 broken
+    with pytest.raises(ValueError, match=r"at step t=3"):
+        ddpm_sample(tr.eps_model(), sched, n=4, d=3, progress_bar=False)
+
+
+def test_sampler_refuses_a_schedule_other_than_the_models():
+    """Same T, other betas: the sampler would draw from another law than the model's (it did, silently)."""
+    sched = Schedule.linear(T=20)
+    other = Schedule(sched.betas * 1.5)
+    model = LinearDiffusion.fit(np.random.default_rng(1).normal(size=(30, 2)), sched)
+    with pytest.raises(ValueError, match="differs from the schedule eps_model was built for"):
+        ddpm_sample(model, other, n=2, d=2, progress_bar=False)
+    from lindiff.trajectories import sampler_trajectories
+
+    with pytest.raises(ValueError, match="differs from the schedule eps_model was built for"):
+        sampler_trajectories(model, other, n=2, d=2, progress_bar=False)
+    # an equal schedule built separately is the same schedule
+    assert ddpm_sample(model, Schedule.linear(T=20), n=2, d=2, progress_bar=False).shape == (2, 2)
+
+
+def test_sampler_refuses_samples_that_overflow_from_a_finite_prediction():
+    """A finite but absurd prediction (1e308) overflows the update at a step with a large beta."""
+    with np.errstate(over="ignore"), pytest.raises(ValueError, match="overflowed to NaN or inf although eps_model"):
+        ddpm_sample(lambda x, t: np.full_like(x, 1e308), Schedule(np.array([0.9])), n=2, d=2, progress_bar=False)

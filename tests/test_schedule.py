@@ -80,9 +80,31 @@ def test_linear_rejects_bad_parameters(kwargs, match):
         ([0.1, float("nan")], "NaN or inf"),
         ([0.1, 1.0], r"lie in \(0, 1\)"),
         ([0.0, 0.1], r"lie in \(0, 1\)"),
-        (["a"], "numeric"),
+        ([object()], "numeric"),
+        ([1e-17, 0.1], r"betas\[0\] = 1e-17 \(step t = 1\) is below float64 resolution"),
+        ([0.1, 5e-17, 0.2], r"betas\[1\] = 5e-17 \(step t = 2\) is below float64 resolution"),
     ],
 )
 def test_schedule_rejects_bad_betas(betas, match):
     with pytest.raises(ValueError, match=match):
         Schedule(betas)
+
+
+def test_schedule_rejects_strings_dates_and_complex():
+    for betas in (["0.1"], np.array([0.1 + 0j]), np.array(["2020-01-01"], dtype="datetime64[D]")):
+        with pytest.raises(TypeError, match="betas must hold real numeric values"):
+            Schedule(betas)
+
+
+def test_tiny_betas_that_alpha_cannot_carry_are_refused():
+    """alpha_t = 1 - beta_t is what the forward process sees, beta_t what the sampler adds: a beta
+    that float64 cannot carry through 1 - beta (1e-17: not at all; 2e-16: stored as 2.2e-16) would
+    make the sampler draw from another law than its closed form. From 1e-8 on, every beta is
+    carried to within 1.2e-8 (half an ulp of 1 is 1.1e-16) and accepted."""
+    for tiny in (1e-17, 2e-16, 1e-12, 1e-10):
+        stored = 1.0 - (1.0 - tiny)
+        assert abs(stored - tiny) > 2e-8 * tiny  # independent check that the beta is misrepresented
+        with pytest.raises(ValueError, match="below float64 resolution"):
+            Schedule(np.array([0.1, tiny, 0.2]))
+    for fine in np.geomspace(1e-8, 1e-6, 50):
+        Schedule(np.array([fine, 0.1]))

@@ -110,3 +110,24 @@ def test_power_law_participation_ratio_tends_to_zeta_ratio(k):
         assert abs(values[-1] / limit - 1) < 0.02
     else:
         assert values[0] < values[1] < values[2]
+
+
+@pytest.mark.parametrize("scale", [1e160, 1e300, 1e-170, 1e-300])
+def test_participation_ratio_is_scale_free_at_extreme_scales(scale):
+    """(sum lambda)^2 / sum lambda^2 does not depend on the units: no overflow of the squares at
+    1e160, no underflow to 'identically zero' at 1e-170."""
+    lam = np.array([3.0, 1.0, 0.5, 0.25, 0.0])
+    ref = lam.sum() ** 2 / np.sum(lam**2)  # at unit scale, where nothing over- or underflows
+    assert participation_ratio(lam * scale) == pytest.approx(ref, rel=1e-14)
+    assert participation_ratio(rotated_covariance(lam, seed=1) * scale) == pytest.approx(ref, rel=1e-12)
+    assert participation_ratio([scale, scale]) == pytest.approx(2.0, rel=1e-15)
+
+
+def test_participation_ratio_rejects_empty_and_non_real_input():
+    with pytest.raises(ValueError, match=r"x is empty \(shape \(0, 0\)\)"):
+        participation_ratio(np.zeros((0, 0)))
+    for x, what in [(np.array([1 + 1j, 2.0]), "complex"), (["1", "2"], "strings"),
+                    (np.array(["2020-01-01", "2020-01-02"], dtype="datetime64[D]"), "dates"),
+                    (np.array([True, False]), "booleans")]:
+        with pytest.raises(TypeError, match=f"x must hold real numeric values, got {what}"):
+            participation_ratio(x)

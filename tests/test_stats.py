@@ -25,7 +25,7 @@ def test_matches_numpy(N, d, make_data):
         (np.ones(3), {}, "2-D array"),
         (np.ones((4, 0)), {}, "no columns"),
         (np.array([[1.0, np.nan], [0.0, 1.0]]), {}, "NaN or inf"),
-        (np.array([["a", "b"], ["c", "d"]]), {}, "numeric"),
+        (np.array([[object(), 1.0], [0.0, 1.0]], dtype=object), {}, "numeric"),
         (np.ones((3, 2)), {"ddof": 2}, "ddof must be 0 or 1"),
     ],
 )

@@ -304,3 +304,92 @@ def test_gpu_benchmark_script_runs_tiny_on_cpu(tmp_path):
     curve = result["loss_curve"]
     assert len(curve["iterations"]) == len(curve["train_loss"]) == len(curve["analytic_train_loss"])
     assert (tmp_path / "gpu_train_benchmark.png").stat().st_size > 1000
+
+
+# ----------------------------------------------------------------- divergence (issue 12)
+def _stable_limit(X, sched, momentum=0.0):
+    """(1 + m) / max_t,nu k, k = abar_t lambda_nu + 1 - abar_t, from numpy's covariance (ddof = 0)."""
+    lam_max = np.linalg.eigvalsh(np.cov(X.T, ddof=0))[-1]
+    ab = sched.alpha_bars
+    return (1.0 + momentum) / np.max(ab * lam_max + 1.0 - ab)
+
+
+@pytest.mark.parametrize("opts", [
+    dict(lr=1.0, optimizer="sgd", batch_size=20),          # the issue's case: plain SGD, 20 points, T = 20
+    dict(lr=100.0, optimizer="adam", batch_size=20),
+    dict(lr=1.0, optimizer="sgd", momentum=0.5, batch_size=20),
+])
+def test_minibatch_divergence_stops_and_names_the_learning_rate(opts):
+    X = np.random.default_rng(0).normal(size=(20, 3))
+    sched = ld.Schedule.linear(T=20)
+    with pytest.raises(ld.train.TrainingDiverged, match=rf"with lr = {opts['lr']:g}: .*Lower lr"):
+        train(X, sched, iterations=3000, device="cpu", progress_bar=False, **opts)
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_full_batch_divergence_past_the_stable_limit_names_it(momentum):
+    """1.01 times the stable limit: each iteration multiplies the top mode by about -1.02; the run
+    stops with an error quoting the limit, computed here independently."""
+    X = _data(N=20, d=3)
+    sched = ld.Schedule.linear(T=20)
+    limit = _stable_limit(X, sched, momentum)
+    tr = Trainer(X, sched, lr=1.01 * limit, full_batch=True, bias="optimal", momentum=momentum, device="cpu")
+    with pytest.raises(ld.train.TrainingDiverged, match=rf"is stable for lr < .* = {limit:.4g}") as info:
+        tr.run(20000, progress_bar=False)
+    assert tr.iteration < 20000
+    assert f"lr = {1.01 * limit:g}" in str(info.value)
+
+
+def test_full_batch_just_below_the_stable_limit_runs_without_alarm():
+    X = _data(N=20, d=3)
+    sched = ld.Schedule.linear(T=20)
+    run = train(X, sched, iterations=3000, lr=0.99 * _stable_limit(X, sched), full_batch=True, bias="optimal",
+                log_at=[0, 1000, 3000], device="cpu", progress_bar=False)
+    assert np.all(np.diff(run.train_loss) <= 1e-12)
+    assert run.train_loss[-1] == pytest.approx(ld.LinearDiffusion.fit(X, sched).train_loss(), rel=1e-9)
+
+
+def test_step_by_step_training_also_stops_on_divergence():
+    """Trainer.step, used without run(), checks every 16 iterations."""
+    tr = Trainer(_data(), SCHED, lr=0.05, device="cpu")
+    with torch.no_grad():
+        tr.W[0, 0, 0] = np.inf
+    with pytest.raises(ld.train.TrainingDiverged, match="NaN or inf"):
+        for _ in range(16):
+            tr.step()
+
+
+def test_seed_and_device_errors_name_the_argument():
+    with pytest.raises(ValueError, match=r"seed must be < 2\*\*63"):
+        train(_data(), SCHED, iterations=1, lr=0.1, seed=2**70, device="cpu", progress_bar=False)
+    Trainer(_data(), SCHED, lr=0.1, seed=2**63 - 1, device="cpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="device must be an available torch device .* got 'cuda'"):
+            Trainer(_data(), SCHED, lr=0.1, device="cuda")
+
+
+@pytest.mark.parametrize("bias", ["optimal", "learned"])
+def test_the_loss_watched_for_divergence_is_the_exact_full_batch_loss(bias):
+    """Full batch: the loss read off the gradient equals the exact loss of the weights before the step,
+    with the ridge penalty sum_t abar_t c ||W_t||_F^2 (the objective being descended)."""
+    X, c = _data(N=6, d=4), 0.3
+    tr = Trainer(X, SCHED, lr=0.05, full_batch=True, bias=bias, c=c, device="cpu")
+    _randomise(tr, seed=3)
+    W = tr.W.detach().numpy().copy()
+    penalty = c * np.sum(SCHED.alpha_bars * np.sum(W**2, axis=(1, 2)))
+    expected = tr.expected_loss() + penalty
+    tr.step()
+    assert float(tr._loss) == pytest.approx(expected, rel=1e-12)
+
+
+def test_the_minibatch_loss_watched_for_divergence_is_unbiased():
+    X = _data(N=5, d=3)
+    tr = Trainer(X, SCHED, lr=1e-12, batch_size=64, bias="learned", device="cpu")
+    _randomise(tr, seed=4)
+    exact = tr.expected_loss()
+    draws = []
+    for _ in range(400):
+        tr.step()  # lr = 1e-12: the weights do not move
+        draws.append(float(tr._loss))
+    draws = np.array(draws)
+    assert abs(draws.mean() - exact) < 4 * draws.std() / np.sqrt(draws.size)

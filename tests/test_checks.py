@@ -1,0 +1,73 @@
+"""Input checks shared by the public functions: kinds of arrays that are not real numbers, bools
+taken for numbers, and seeds (issue 12: each was accepted, or failed with numpy's or torch's message)."""
+import warnings
+
+import numpy as np
+import pytest
+
+import lindiff as ld
+
+SCHED = ld.Schedule.linear(T=5)
+NOT_REAL = [
+    (np.eye(2) + 0j, "complex numbers"),
+    (np.array([["1", "0"], ["0", "1"]]), "strings"),
+    (np.array([["2020-01-01", "2020-01-02"], ["2020-01-02", "2020-01-03"]], dtype="datetime64[D]"), "dates"),
+    (np.array([[1, 2], [3, 4]], dtype="timedelta64[s]"), "time differences"),
+]
+
+
+@pytest.mark.parametrize("bad, what", NOT_REAL)
+def test_non_real_arrays_raise_type_error_naming_the_argument(bad, what):
+    """Never cast silently (a ComplexWarning at most, before) and never read dates or strings as numbers."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no ComplexWarning on the way to the error either
+        with pytest.raises(TypeError, match=f"cov_p must hold real numeric values, got {what}"):
+            ld.gaussian_kl([0, 0], bad, [0, 0], np.eye(2))
+        with pytest.raises(TypeError, match=f"X must hold real numeric values, got {what}"):
+            ld.LinearDiffusion.fit(bad, SCHED)
+        with pytest.raises(TypeError, match=f"X must hold real numeric values, got {what}"):
+            ld.empirical_stats(bad)
+        with pytest.raises(TypeError, match=f"eigenvalues must hold real numeric values, got {what}"):
+            ld.LinearDiffusion(np.zeros(2), bad[0], np.eye(2), SCHED)
+
+
+def test_real_input_of_every_numeric_kind_is_accepted():
+    rows = [[1, 2], [3, 5], [0, 1]]
+    for X in (np.array(rows), np.array(rows, dtype=np.uint8), np.array(rows, dtype=np.float32), rows):
+        mean, _ = ld.empirical_stats(X)
+        assert np.array_equal(mean, [4 / 3, 8 / 3])
+
+
+@pytest.mark.parametrize("c", [True, False, np.bool_(True), "0.1", b"1", np.datetime64("2020-01-01"), 1 + 0j])
+def test_a_bool_a_string_or_a_date_is_not_a_ridge(c):
+    with pytest.raises(ValueError, match="c must be a finite number >= 0, got the "):
+        ld.LinearDiffusion.fit(np.eye(3), SCHED, c=c)
+    assert ld.LinearDiffusion.fit(np.eye(3), SCHED, c=np.float32(0.5)).c == 0.5
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, "0", True])
+def test_bad_seeds_name_the_seed(seed):
+    model = ld.LinearDiffusion.fit(np.eye(3), SCHED)
+    for call in (lambda: model.sample(2, seed=seed, progress_bar=False),
+                 lambda: ld.ddpm_sample(model, SCHED, 2, 3, seed=seed, progress_bar=False),
+                 lambda: ld.random_rotation(3, seed=seed)):
+        with pytest.raises(ValueError, match="seed must be"):
+            call()
+
+
+def test_good_seeds_are_passed_through():
+    model = ld.LinearDiffusion.fit(np.eye(3), SCHED)
+    a = model.sample(2, seed=2**70, progress_bar=False)  # numpy takes arbitrarily large seeds
+    assert np.array_equal(a, model.sample(2, seed=np.random.default_rng(2**70), progress_bar=False))
+    assert model.sample(2, seed=None, progress_bar=False).shape == (2, 3)
+
+
+def test_training_times_and_trained_weights_refuse_non_real_input():
+    from lindiff.dynamics import GradientFlow
+    from lindiff.train import affine_sampler_law
+
+    flow = GradientFlow(ld.LinearDiffusion.fit(np.random.default_rng(0).normal(size=(5, 3)), SCHED), 0.1)
+    with pytest.raises(TypeError, match="tau must hold real numeric values, got strings"):
+        flow.weights("soon")
+    with pytest.raises(TypeError, match="weights must hold real numeric values, got complex numbers"):
+        affine_sampler_law(np.zeros((5, 2, 2)) + 0j, np.zeros((5, 2)), SCHED)
