@@ -19,8 +19,26 @@ from nbclient import NotebookClient
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def coalesce_streams(outputs: list) -> list:
+    """Merge consecutive stream outputs of the same stream (stdout, stderr) into one.
+
+    How a cell's prints are split into outputs depends on timing (a slow cold-cache run splits
+    them); merged, the stored outputs are the same however fast the cell ran.
+    """
+    merged = []
+    for out in outputs:
+        prev = merged[-1] if merged else None
+        if (out.get("output_type") == "stream" and prev is not None and prev.get("output_type") == "stream"
+                and prev.get("name") == out.get("name")):
+            prev["text"] = "".join(prev["text"]) + "".join(out["text"])
+        else:
+            merged.append(out)
+    return merged
+
+
 def strip_volatile(nb) -> None:
-    """Drop execution timings, widget state and kernel versions; renumber execution counts."""
+    """Drop execution timings, widget state and kernel versions; renumber execution counts; merge
+    consecutive prints into one output."""
     nb.metadata.pop("widgets", None)
     nb.metadata.pop("execution", None)
     lang = nb.metadata.get("language_info")
@@ -33,6 +51,7 @@ def strip_volatile(nb) -> None:
         if cell.cell_type == "code":
             count += 1
             cell.execution_count = count
+            cell.outputs = coalesce_streams(cell.get("outputs", []))
             for out in cell.get("outputs", []):
                 if "execution_count" in out:
                     out["execution_count"] = count
