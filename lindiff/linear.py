@@ -91,6 +91,8 @@ class LinearDiffusion:
         """(W_t, b_t) with eps(x, t) = W_t @ (x + b_t).
 
         W_t = sqrt(1 - abar_t) [abar_t (Sigma_0 + c Id) + (1 - abar_t) Id]^{-1},  b_t = -sqrt(abar_t) mu_0.
+
+        Defined in :doc:`/book/02_linear_model`, equation :eq:`eq-optimal-weights`.
         """
         a = self._step(t)
         V = self.eigenvectors
