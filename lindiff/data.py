@@ -759,6 +759,8 @@ def dataset_participation_ratio(name: str, split: str | None = None, *, n: int |
     ``standardise=True`` every pixel is first divided by its standard deviation (M becomes the
     correlation matrix when centred); pixels of zero variance are dropped. Tr M^2 = ||M||_F^2, so
     no eigendecomposition is needed. Other arguments as in :func:`load_dataset`.
+
+    Defined in :doc:`chapter 5 </book/05_real_images>`, equation :eq:`eq-participation-ratio`.
     """
     raw, settings = _covariance_inputs(name, split, n, resolution, crop, colour, scale, data_dir)
 

@@ -40,6 +40,9 @@ def fit_power_law(eigenvalues, window=(10, 100)):
         The decay exponent.
     C : float
         The prefactor.
+
+
+    Defined in :doc:`chapter 5 </book/05_real_images>`, equation :eq:`eq-power-law-fit`.
     """
     lam = np.sort(_eigenvalues(eigenvalues))[::-1]
     lo, hi = (check_positive_int(v, "window") for v in window)

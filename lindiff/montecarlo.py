@@ -87,6 +87,9 @@ def ddpm_loss_per_step(eps_model, X0, schedule: Schedule, steps, n_samples: int 
     -------
     MCEstimate
         ``value`` and ``stderr`` of shape (len(steps),), or floats for a single int step.
+
+
+    Defined in :doc:`chapter 1 </book/01_diffusion_models>`, equation :eq:`eq-ddpm-loss`.
     """
     X0 = _check_inputs(eps_model, X0, schedule)
     n = check_positive_int(n_samples, "n_samples", minimum=2)
@@ -147,6 +150,9 @@ def ddpm_loss(eps_model, X0, schedule: Schedule, n_samples: int = 4000, n_strata
     -------
     MCEstimate
         Floats ``value`` and ``stderr``.
+
+
+    Defined in :doc:`chapter 1 </book/01_diffusion_models>`, equation :eq:`eq-ddpm-loss`.
     """
     X0 = _check_inputs(eps_model, X0, schedule)
     n = check_positive_int(n_samples, "n_samples")

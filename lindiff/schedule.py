@@ -43,6 +43,8 @@ class Schedule:
 
         ``beta_max = 1e-2`` is the talk's value; Ho et al. (2020) use ``2e-2``. Note that the first
         step has beta_1 = beta_min + (beta_max - beta_min) / T, slightly above ``beta_min``.
+
+        Defined in :doc:`chapter 1 </book/01_diffusion_models>`, equation :eq:`eq-forward-step`.
         """
         T = check_positive_int(T, "T")
         try:
@@ -68,7 +70,10 @@ class Schedule:
 
     @property
     def alpha_bars(self) -> np.ndarray:
-        """abar_t = prod_{s<=t} alpha_s for t = 1..T."""
+        """abar_t = prod_{s<=t} alpha_s for t = 1..T.
+
+        Defined in :doc:`chapter 1 </book/01_diffusion_models>`, equation :eq:`eq-forward-process`.
+        """
         return np.cumprod(self.alphas)
 
     @property
@@ -78,7 +83,10 @@ class Schedule:
 
     @property
     def sigmas(self) -> np.ndarray:
-        """Sampler noise sigma_t = sqrt(beta_t)."""
+        """Sampler noise sigma_t = sqrt(beta_t).
+
+        Defined in :doc:`chapter 1 </book/01_diffusion_models>`, equation :eq:`eq-ancestral-sampler`.
+        """
         return np.sqrt(self.betas)
 
     @property

@@ -65,6 +65,9 @@ def participation_ratio(x) -> float:
     -------
     float
         Between 1 (one non-zero eigenvalue) and d (isotropic).
+
+
+    Defined in :doc:`chapter 5 </book/05_real_images>`, equation :eq:`eq-participation-ratio`.
     """
     arr = as_finite_array(x, "x")
     if arr.ndim == 1:

@@ -88,6 +88,10 @@ def affine_sampler_law(weights, biases, schedule: Schedule):
     -------
     mean : ndarray, shape (d,)
     cov : ndarray, shape (d, d)
+
+
+    Defined in :doc:`chapter 6 </book/06_early_stopping>`: equation :eq:`eq-diagonal-sampler-law` with dense
+    weights, the affine recursion :eq:`eq-affine-sampler-step` of :doc:`chapter 2 </book/02_linear_model>`.
     """
     if not isinstance(schedule, Schedule):
         raise ValueError("schedule must be a lindiff.Schedule")
@@ -210,6 +214,9 @@ class Trainer:
         Default: CUDA when available, else the CPU.
     dtype : torch.dtype
         Default float64.
+
+
+    Defined in :doc:`chapter 6 </book/06_early_stopping>`, equation :eq:`eq-sgd-loss`.
     """
 
     def __init__(self, X, schedule: Schedule, *, lr: float, optimizer: str = "sgd", batch_size: int = 256,
@@ -465,6 +472,9 @@ def train(X, schedule: Schedule, *, iterations: int, lr: float, log_at=None, tes
     --------
     >>> run = train(X, Schedule.linear(T=50), iterations=200, lr=0.05, full_batch=True,
     ...             bias="optimal", log_at=[0, 100, 200])             # doctest: +SKIP
+
+
+    Defined in :doc:`chapter 6 </book/06_early_stopping>`, equation :eq:`eq-sgd-loss`.
     """
     trainer = Trainer(X, schedule, lr=lr, **options)
     return trainer.run(iterations, log_at=log_at, test_stats=test_stats, keep_weights=keep_weights,
