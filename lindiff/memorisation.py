@@ -143,6 +143,9 @@ def nearest_training_point(samples, X):
     distance : ndarray, shape (n,)
         min_i || sample - x_i ||.
     index : ndarray of int, shape (n,)
+
+
+    Defined in :doc:`chapter 5 </book/05_real_images>`.
     """
     X = as_data_matrix(X, min_rows=1)
     samples = _as_batch(samples, X.shape[1], "samples")

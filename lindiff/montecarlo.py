@@ -114,6 +114,8 @@ def geometric_strata(T: int, n_strata: int) -> list[np.ndarray]:
     The block edges are the distinct integers among round(geomspace(1, T + 1, n_strata + 1)), so
     the first blocks are single small steps (where the test loss of an unseen direction, ~ 1 / kappa_t,
     varies fastest) and the last ones are long.
+
+    Defined in :doc:`chapter 3 </book/03_train_test_loss>`.
     """
     T = check_positive_int(T, "T")
     n_strata = check_positive_int(n_strata, "n_strata")

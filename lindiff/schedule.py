@@ -21,6 +21,10 @@ class Schedule:
     ----------
     betas, alphas, alpha_bars, sigmas : ndarray, shape (T,)
         beta_t, alpha_t = 1 - beta_t, abar_t = prod_{s<=t} alpha_s, sigma_t = sqrt(beta_t).
+
+
+    Defined in :doc:`chapter 1 </book/01_diffusion_models>`, equations :eq:`eq-forward-step` and
+    :eq:`eq-forward-process`.
     """
 
     betas: np.ndarray
@@ -65,7 +69,10 @@ class Schedule:
 
     @property
     def alphas(self) -> np.ndarray:
-        """alpha_t = 1 - beta_t."""
+        """alpha_t = 1 - beta_t.
+
+        Defined in :doc:`chapter 1 </book/01_diffusion_models>`, equation :eq:`eq-forward-step`.
+        """
         return 1.0 - self.betas
 
     @property
@@ -91,7 +98,10 @@ class Schedule:
 
     @property
     def snr(self) -> np.ndarray:
-        """Signal-to-noise ratio abar_t / (1 - abar_t)."""
+        """Signal-to-noise ratio abar_t / (1 - abar_t).
+
+        Defined in :doc:`chapter 1 </book/01_diffusion_models>`.
+        """
         ab = self.alpha_bars
         return ab / (1.0 - ab)
 

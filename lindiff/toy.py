@@ -30,6 +30,10 @@ class GaussianMixture:
         component k a point mass at m_k.
     weights : array_like, shape (K,), optional
         Mixing weights pi_k > 0 summing to 1; equal weights if omitted.
+
+
+    Defined in :doc:`chapter 1 </book/01_diffusion_models>`, equations :eq:`eq-noised-mixture` and
+    :eq:`eq-ideal-denoiser`.
     """
 
     def __init__(self, means, covs, weights=None):
@@ -68,6 +72,8 @@ class GaussianMixture:
         """K equal-weight isotropic Gaussians of standard deviation ``std`` on a circle in 2-D.
 
         Component k has mean radius (cos 2 pi k / K, sin 2 pi k / K) and covariance std^2 Id.
+
+        Defined in :doc:`chapter 1 </book/01_diffusion_models>`.
         """
         K = check_positive_int(K, "K")
         radius = check_nonnegative(radius, "radius")

@@ -131,6 +131,9 @@ class TrainingRun:
         the ridge or weight-decay penalty (``test_loss`` is None without ``test_stats``).
     weights : ndarray, shape (n_log, n_steps, d, d), or None
     biases : ndarray, shape (n_log, n_steps, d), or None
+
+
+    Defined in :doc:`chapter 6 </book/06_early_stopping>`.
     """
 
     schedule: Schedule
