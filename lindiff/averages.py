@@ -87,6 +87,9 @@ def renormalized_ridge(eigenvalues, N: int, kappa):
     -------
     float or ndarray
         kappa~, same shape as ``kappa``.
+
+
+    Defined in :doc:`chapter 3 </book/03_train_test_loss>`, equation :eq:`eq-deterministic-equivalent`.
     """
     lam, n = _effective(_spectrum(eigenvalues), N)
     k = as_finite_array(kappa, "kappa")
@@ -151,6 +154,10 @@ def averaged_train_loss_per_step(eigenvalues, N: int, schedule: Schedule, c: flo
     Returns
     -------
     ndarray, shape (T,)
+
+
+    Defined in :doc:`chapter 3 </book/03_train_test_loss>`, equations :eq:`eq-losses-resolvent` and
+    :eq:`eq-deterministic-equivalent`.
     """
     return _averaged_losses(eigenvalues, N, schedule, c)[0]
 
@@ -165,6 +172,8 @@ def averaged_test_loss_per_step(eigenvalues, N: int, schedule: Schedule, c: floa
         E L_test(t) = d - 2 kappa_0 E Tr R + kappa_0^2 E Tr R^2 + kappa_0 (1 + 1/N) E Tr[Sigma R^2].
 
     Parameters and returns as in :func:`averaged_train_loss_per_step`.
+
+    Defined in :doc:`chapter 3 </book/03_train_test_loss>`, equation :eq:`eq-averaged-test-loss`.
     """
     return _averaged_losses(eigenvalues, N, schedule, c)[1]
 
@@ -179,6 +188,8 @@ def averaged_unseen_variance(eigenvalues, N: int) -> float:
         E Tr[P_0 Sigma] = (N / n) kappa~_0 sum_nu lambda'_nu / (lambda'_nu + kappa~_0)  (0 for N > d).
 
     For Sigma = Id it is d - N + 1 exactly; the steeper the spectrum, the smaller it is.
+
+    Defined in :doc:`chapter 3 </book/03_train_test_loss>`, equation :eq:`eq-averaged-unseen-variance`.
     """
     lam, n = _effective(_spectrum(eigenvalues), N)
     k0 = float(_solve(lam, n, np.array(0.0)))
@@ -203,6 +214,9 @@ def averaged_log_det(eigenvalues, N: int, c) -> np.ndarray | float:
     -------
     float or ndarray
         Same shape as ``c``.
+
+
+    Defined in :doc:`chapter 4 </book/04_kl_divergence>`, equation :eq:`eq-averaged-log-det`.
     """
     lam, n = _effective(_spectrum(eigenvalues), N)
     c_arr = as_finite_array(c, "c")
@@ -227,6 +241,9 @@ def averaged_kl(eigenvalues, N: int, c) -> np.ndarray | float:
         E KL = 1/2 [ c Tr Sigma^-1 + ln det Sigma - E ln det(Sigma_0 + c Id) ],
 
     with the last term from :func:`averaged_log_det`. Depends on Sigma only through its eigenvalues.
+
+    Defined in :doc:`chapter 4 </book/04_kl_divergence>`, equations :eq:`eq-averaged-kl` and
+    :eq:`eq-averaged-log-det`.
     """
     lam = _spectrum(eigenvalues)
     c_arr = as_finite_array(c, "c")
@@ -240,6 +257,8 @@ def averaged_optimal_ridge(eigenvalues, N: int) -> float:
     E KL(c) is convex in c (ln det is concave) and its slope at c = 0+ is
     1/2 Tr Sigma^-1 (1 - N / (N - d - 2)) < 0 for N > d + 2 and -infinity for N <= d, so the
     minimiser is positive; it is found by a bounded scalar search in ln c.
+
+    Defined in :doc:`chapter 4 </book/04_kl_divergence>`, equation :eq:`eq-averaged-kl`.
     """
     lam = _spectrum(eigenvalues)
     N = check_positive_int(N, "N", minimum=2)

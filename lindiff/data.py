@@ -530,6 +530,8 @@ def area_resampling_matrix(n_in: int, n_out: int) -> np.ndarray:
     stays constant), columns sum to 1 / s (the total intensity is kept up to the area factor), an
     integer factor s averages s x s blocks, and resampling to n_out then to n_out / k (k an
     integer) equals resampling to n_out / k directly.
+
+    Defined in :doc:`chapter 5 </book/05_real_images>`.
     """
     n_in = check_positive_int(n_in, "n_in")
     n_out = check_positive_int(n_out, "n_out")
@@ -612,6 +614,9 @@ def preprocess(images, *, crop="none", resolution=None, colour=False, scale="pm1
         One flattened image per row (C order of ``image_shape``).
     image_shape : tuple
         (h, w), or (h, w, 3) with colour.
+
+
+    Defined in :doc:`chapter 5 </book/05_real_images>`.
     """
     images = np.asarray(images)
     if images.dtype != np.uint8:
@@ -711,6 +716,9 @@ def load_dataset(name: str, split: str | None = None, *, n: int | None = None, r
     ValueError
         Unknown name or split, bad preprocessing argument, n too large, or a file that fails its
         checksum (corrupt or partial).
+
+
+    Defined in :doc:`chapter 5 </book/05_real_images>`.
     """
     raw = _raw(name, split, n, data_dir)
     return _load(raw, _settings(name, resolution, crop, colour, scale))
@@ -748,6 +756,9 @@ def dataset_spectrum(name: str, split: str | None = None, *, n: int | None = Non
     eigenvectors : ndarray, shape (d, d)
         Columns, matching ``eigenvalues``. ``LinearDiffusion(mean, eigenvalues, eigenvectors,
         schedule, c)`` is the trained linear model.
+
+
+    Defined in :doc:`chapter 5 </book/05_real_images>`.
     """
     raw, settings = _covariance_inputs(name, split, n, resolution, crop, colour, scale, data_dir)
 
@@ -772,6 +783,8 @@ def dataset_participation_ratio(name: str, split: str | None = None, *, n: int |
     ``standardise=True`` every pixel is first divided by its standard deviation (M becomes the
     correlation matrix when centred); pixels of zero variance are dropped. Tr M^2 = ||M||_F^2, so
     no eigendecomposition is needed. Other arguments as in :func:`load_dataset`.
+
+    Defined in :doc:`chapter 5 </book/05_real_images>`, equation :eq:`eq-participation-ratio`.
     """
     raw, settings = _covariance_inputs(name, split, n, resolution, crop, colour, scale, data_dir)
 

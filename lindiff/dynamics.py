@@ -62,6 +62,9 @@ def effective_ridge(tau, eta: float, schedule: Schedule) -> np.ndarray:
     Returns
     -------
     ndarray, shape (T,) for scalar tau, else (len(tau), T)
+
+
+    Defined in :doc:`chapter 6 </book/06_early_stopping>`, equation :eq:`eq-effective-ridge`.
     """
     tau = _as_times(tau)
     eta = _check_positive(eta, "eta")
@@ -83,6 +86,10 @@ class GradientFlow:
         Learning rate per step: every W_t moves by -eta grad L_t per unit of training time.
     weight_decay : float
         L2 weight decay (adds weight_decay / 2 to every stiffness); 0 by default.
+
+
+    Defined in :doc:`chapter 6 </book/06_early_stopping>`, equations :eq:`eq-gradient-flow` and
+    :eq:`eq-gradient-descent`.
     """
 
     def __init__(self, model: LinearDiffusion, eta: float, weight_decay: float = 0.0):
@@ -98,12 +105,18 @@ class GradientFlow:
 
     @property
     def stiffness(self) -> np.ndarray:
-        """k[t-1, nu] = abar_t (lambda_nu + c) + 1 - abar_t + weight_decay / 2, shape (T, d)."""
+        """k[t-1, nu] = abar_t (lambda_nu + c) + 1 - abar_t + weight_decay / 2, shape (T, d).
+
+        Defined in :doc:`chapter 6 </book/06_early_stopping>`, equation :eq:`eq-gradient-flow`.
+        """
         a = self.schedule.alpha_bars[:, None]
         return a * (self.model.eigenvalues + self.model.c) + (1.0 - a) + 0.5 * self.weight_decay
 
     def max_stable_eta(self) -> float:
-        """Gradient descent converges for eta < 1 / max k (then ``|1 - 2 eta k| < 1`` in every direction)."""
+        """Gradient descent converges for eta < 1 / max k (then ``|1 - 2 eta k| < 1`` in every direction).
+
+        Defined in :doc:`chapter 6 </book/06_early_stopping>`, equation :eq:`eq-gradient-descent`.
+        """
         return float(1.0 / np.max(self.stiffness))
 
     def weights(self, tau, discrete: bool = False) -> np.ndarray:
@@ -123,6 +136,10 @@ class GradientFlow:
         Returns
         -------
         ndarray, shape (T, d) for scalar tau, (len(tau), T, d) otherwise
+
+
+        Defined in :doc:`chapter 6 </book/06_early_stopping>`, equations :eq:`eq-gradient-flow` and
+        :eq:`eq-gradient-descent`.
         """
         tau = _as_times(tau)
         k = self.stiffness
@@ -157,6 +174,9 @@ class GradientFlow:
         -------
         mean, var : ndarray, shape (d,) for scalar tau, (len(tau), d) otherwise
             Mean and variance of each eigen-coordinate e_nu . u_0 (coordinates are independent).
+
+
+        Defined in :doc:`chapter 6 </book/06_early_stopping>`, equation :eq:`eq-diagonal-sampler-law`.
         """
         w = self.weights(tau, discrete)
         scalar = w.ndim == 2
@@ -168,7 +188,10 @@ class GradientFlow:
         return (mean[0], var[0]) if scalar else (mean, var)
 
     def sampling_distribution(self, tau: float, discrete: bool = False):
-        """The sampled law N(mean, cov) at one training time, in data coordinates."""
+        """The sampled law N(mean, cov) at one training time, in data coordinates.
+
+        Defined in :doc:`chapter 6 </book/06_early_stopping>`, equation :eq:`eq-diagonal-sampler-law`.
+        """
         if np.ndim(tau) != 0:
             raise ValueError("sampling_distribution takes one training time; use sampling_law for many")
         mean, var = self.sampling_law(tau, discrete)
@@ -191,18 +214,26 @@ class GradientFlow:
 
         The noise- and data-averaged DDPM loss of the weights w(tau), without the ridge or weight-decay
         penalty; summed over ``steps`` (default all t = 1..T).
+
+        Defined in :doc:`chapter 6 </book/06_early_stopping>`, equation :eq:`eq-loss-training-time`.
         """
         return self._loss(tau, self.model.eigenvalues, steps, discrete)
 
     def test_loss(self, tau, true_mean, true_cov, steps=None, discrete: bool = False):
         """Test loss at time tau: :meth:`train_loss` with lambda_nu replaced by
-        sigma~^2_nu = e_nu^T (Sigma + (mu - mu_0)(mu - mu_0)^T) e_nu."""
+        sigma~^2_nu = e_nu^T (Sigma + (mu - mu_0)(mu - mu_0)^T) e_nu.
+
+        Defined in :doc:`chapter 6 </book/06_early_stopping>`, equation :eq:`eq-loss-training-time`.
+        """
         return self._loss(tau, self.model._test_second_moments(true_mean, true_cov), steps, discrete)
 
     def kl(self, tau, true_mean, true_cov, discrete: bool = False):
         """KL(rho_tau || rho): from the law sampled at training time tau to the truth N(mu, Sigma).
 
         Returns a float for scalar tau, an array otherwise (see :class:`KLToTruth`).
+
+        Defined in :doc:`chapter 6 </book/06_early_stopping>`: the law :eq:`eq-diagonal-sampler-law` scored by
+        equation :eq:`eq-gaussian-kl` of :doc:`chapter 4 </book/04_kl_divergence>`.
         """
         mean, var = self.sampling_law(tau, discrete)
         return KLToTruth(self.model.eigenvectors, true_mean, true_cov)(mean, var)
@@ -216,6 +247,9 @@ class GradientFlow:
         Returns
         -------
         tau_star, kl_star : float
+
+
+        Defined in :doc:`chapter 6 </book/06_early_stopping>`, equation :eq:`eq-effective-ridge`.
         """
         taus = _as_times(taus, "taus")
         if taus.ndim != 1 or taus.size < 3 or np.any(taus <= 0) or np.any(np.diff(taus) <= 0):
@@ -257,6 +291,10 @@ class KLToTruth:
         Orthonormal columns (e.g. ``LinearDiffusion.eigenvectors``).
     true_mean, true_cov : array_like
         The truth N(mu, Sigma).
+
+
+    Defined in :doc:`chapter 6 </book/06_early_stopping>`, with equation :eq:`eq-gaussian-kl` of
+    :doc:`chapter 4 </book/04_kl_divergence>`.
     """
 
     def __init__(self, basis, true_mean, true_cov):
@@ -306,6 +344,10 @@ def ridge_kl(model: LinearDiffusion, cs, true_mean, true_cov):
     not its T -> infinity idealisation N(mu_0, Sigma_0 + c Id) (for which see :mod:`lindiff.measures`),
     so that it compares like with like with :meth:`GradientFlow.kl`. Reuses ``model``'s
     eigendecomposition of Sigma_0 (its own c is ignored); each c costs O(T d + d^2).
+
+    Defined in :doc:`chapter 6 </book/06_early_stopping>`: the exact sampler law :eq:`eq-sampled-variance` of
+    :doc:`chapter 2 </book/02_linear_model>`, scored by equation :eq:`eq-gaussian-kl` of
+    :doc:`chapter 4 </book/04_kl_divergence>`.
     """
     if not isinstance(model, LinearDiffusion):
         raise ValueError("model must be a lindiff.LinearDiffusion")
@@ -323,6 +365,9 @@ def optimal_ridge(model: LinearDiffusion, true_mean, true_cov, cs):
     Returns
     -------
     c_star, kl_star : float
+
+
+    Defined in :doc:`chapter 6 </book/06_early_stopping>`.
     """
     if not isinstance(model, LinearDiffusion):
         raise ValueError("model must be a lindiff.LinearDiffusion")

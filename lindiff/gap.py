@@ -43,6 +43,9 @@ def loss_gap_per_step(model: LinearDiffusion, true_mean, true_cov, by_direction:
     by_direction : bool
         If True, return the contribution of every eigen-direction of Sigma_0 (ascending
         eigenvalues, as ``model.eigenvalues``), shape (T, d); else their sum, shape (T,).
+
+
+    Defined in :doc:`chapter 3 </book/03_train_test_loss>`, equation :eq:`eq-loss-gap`.
     """
     m2 = _second_moments(model, true_mean, true_cov)
     ratio, kappa = _ratio_and_ridge(model)
@@ -61,6 +64,8 @@ def unseen_lower_bound_per_step(model: LinearDiffusion, true_mean, true_cov) -> 
 
     the talk's "test loss >~ sum_nu Sigma_nunu / c^2" (with equality of the unseen terms at c = 0,
     where it reads a sigma~^2_nu / s). Zero when N > d.
+
+    Defined in :doc:`chapter 3 </book/03_train_test_loss>`, equation :eq:`eq-unseen-bound`.
     """
     m2 = _second_moments(model, true_mean, true_cov)
     ratio, kappa = _ratio_and_ridge(model)

@@ -40,6 +40,9 @@ def fit_power_law(eigenvalues, window=(10, 100)):
         The decay exponent.
     C : float
         The prefactor.
+
+
+    Defined in :doc:`chapter 5 </book/05_real_images>`, equation :eq:`eq-power-law-fit`.
     """
     lam = np.sort(_eigenvalues(eigenvalues))[::-1]
     lo, hi = (check_positive_int(v, "window") for v in window)
@@ -75,6 +78,9 @@ def gaussian_surrogate(eigenvalues, Ns, schedule: Schedule, cs=(0.0,), reps: int
     dict of ndarray
         ``train_loss``, ``test_loss``, ``kl`` of shape (len(cs), len(Ns), reps); ``cov_error`` of
         shape (len(Ns), reps); ``Ns``, ``cs`` as passed.
+
+
+    Defined in :doc:`chapter 5 </book/05_real_images>`.
     """
     lam = _eigenvalues(eigenvalues)
     Ns = [check_positive_int(N, "N", minimum=2) for N in Ns]
@@ -130,6 +136,9 @@ def learning_curve(name: str, Ns, true_mean, true_cov, schedule: Schedule, cs=(0
     -------
     dict of ndarray
         ``train_loss``, ``test_loss`` of shape (len(cs), len(Ns)), summed over the T steps.
+
+
+    Defined in :doc:`chapter 5 </book/05_real_images>`.
     """
     Ns = [check_positive_int(N, "N", minimum=2) for N in Ns]
     cs = [check_nonnegative(c, "c") for c in cs]

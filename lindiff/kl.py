@@ -42,6 +42,9 @@ def gaussian_kl(mean_p, cov_p, mean_q, cov_q) -> float:
     -------
     float
         The divergence in nats, >= 0, possibly ``inf``; never NaN.
+
+
+    Defined in :doc:`chapter 4 </book/04_kl_divergence>`, equation :eq:`eq-gaussian-kl`.
     """
     m_p = as_mean(mean_p, name="mean_p")
     d = m_p.size
@@ -101,6 +104,8 @@ def expected_kl(d: int, N: int) -> float:
     and beyond.
 
     Returns ``inf`` for N <= d, where Sigma_0 is singular and every KL is infinite.
+
+    Defined in :doc:`chapter 4 </book/04_kl_divergence>`, equation :eq:`eq-expected-kl`.
     """
     d = check_positive_int(d, "d")
     N = check_positive_int(N, "N", minimum=2)

@@ -27,6 +27,9 @@ class LinearDiffusion:
     clipped at 0, exact zeros in directions the data never visited) and ``eigenvectors``
     (orthonormal columns) are those of Sigma_0, without the ridge. The constructor takes such an
     eigendecomposition directly; orthonormality of ``eigenvectors`` is not checked (O(d^3)).
+
+    Defined in :doc:`chapter 2 </book/02_linear_model>`, equations :eq:`eq-linear-denoiser` and
+    :eq:`eq-optimal-weights`.
     """
 
     def __init__(self, mean, eigenvalues, eigenvectors, schedule: Schedule, c: float = 0.0):
@@ -55,6 +58,8 @@ class LinearDiffusion:
         Diagonalises ``cov`` once (O(d^3), the only cubic step); eigenvalues within round-off of
         zero (``d * eps * lambda_max``) become exact zeros, the directions the data never visited.
         ``cov`` must be symmetric positive semi-definite.
+
+        Defined in :doc:`chapter 2 </book/02_linear_model>`, equation :eq:`eq-optimal-weights`.
         """
         mean = as_mean(mean)
         cov = as_covariance(cov, mean.size)
@@ -66,6 +71,8 @@ class LinearDiffusion:
         """The exact minimiser of the training loss over the rows of X (N >= 2).
 
         Uses the ddof = 0 statistics (:func:`lindiff.empirical_stats`).
+
+        Defined in :doc:`chapter 2 </book/02_linear_model>`, equation :eq:`eq-optimal-weights`.
         """
         mean, cov = empirical_stats(as_data_matrix(X), ddof=0)
         return cls.from_stats(mean, cov, schedule, c)
@@ -81,7 +88,10 @@ class LinearDiffusion:
         return self.schedule.alpha_bars[i]
 
     def weight_eigenvalues(self, t) -> np.ndarray:
-        """w_nu(t) = sqrt(1 - abar_t) / (abar_t (lambda_nu + c) + 1 - abar_t): W_t in the eigenbasis."""
+        """w_nu(t) = sqrt(1 - abar_t) / (abar_t (lambda_nu + c) + 1 - abar_t): W_t in the eigenbasis.
+
+        Defined in :doc:`chapter 2 </book/02_linear_model>`, equation :eq:`eq-optimal-weights`.
+        """
         a = self._step(t)
         return np.sqrt(1.0 - a) / (a * (self.eigenvalues + self.c) + 1.0 - a)
 
@@ -89,6 +99,8 @@ class LinearDiffusion:
         """(W_t, b_t) with eps(x, t) = W_t @ (x + b_t).
 
         W_t = sqrt(1 - abar_t) [abar_t (Sigma_0 + c Id) + (1 - abar_t) Id]^{-1},  b_t = -sqrt(abar_t) mu_0.
+
+        Defined in :doc:`chapter 2 </book/02_linear_model>`, equation :eq:`eq-optimal-weights`.
         """
         a = self._step(t)
         V = self.eigenvectors
@@ -117,6 +129,8 @@ class LinearDiffusion:
         the variance beta_1. Evaluated as beta_1 + sum_t coef_t (lam / v_t)^2 with the ratios
         lam / v_t <= 1 / abar_t, which never divides by zero and never overflows, even for huge lam.
         Cost O(T d): one (T, d) array and a matrix-vector product.
+
+        Defined in :doc:`chapter 2 </book/02_linear_model>`, equation :eq:`eq-sampled-variance`.
         """
         sched = self.schedule
         lam = self.eigenvalues + self.c
@@ -135,6 +149,9 @@ class LinearDiffusion:
         lam = lambda_nu + c and v_T = abar_T lam + 1 - abar_T, as in :meth:`sampling_variances`.
         Evaluated as (1 - abar_T) / v_T (e_nu . mu_0), the same number without the cancellation
         of 1 - abar_T lam / v_T at large lam.
+
+
+        Defined in :doc:`chapter 2 </book/02_linear_model>`, equation :eq:`eq-sampled-variance`.
         """
         lam = self.eigenvalues + self.c
         abar_T = self.schedule.alpha_bars[-1]
@@ -153,6 +170,10 @@ class LinearDiffusion:
         -------
         mean : ndarray, shape (d,)
         cov : ndarray, shape (d, d)
+
+
+        Defined in :doc:`chapter 2 </book/02_linear_model>`, equations :eq:`eq-sampled-variance` and
+        :eq:`eq-sampled-variance-limit`.
         """
         V = self.eigenvectors
         B = V * np.sqrt(self.sampling_variances())  # variances >= beta_1 > 0
@@ -169,6 +190,9 @@ class LinearDiffusion:
         Returns
         -------
         ndarray, shape (n, d)
+
+
+        Defined in :doc:`chapter 1 </book/01_diffusion_models>`, equation :eq:`eq-ancestral-sampler`.
         """
         n = check_positive_int(n, "n")
         ab = self.schedule.alpha_bars[:, None]
@@ -200,13 +224,19 @@ class LinearDiffusion:
         ----------
         t : int, optional
             A step in 1..T; if omitted, the loss summed over t = 1..T.
+
+
+        Defined in :doc:`chapter 3 </book/03_train_test_loss>`, equation :eq:`eq-loss-per-direction`.
         """
         if t is None:
             return float(np.sum(self._loss_terms(self.eigenvalues)))
         return self._loss_terms(self.eigenvalues, t)
 
     def train_loss_per_step(self) -> np.ndarray:
-        """L_train(t) for t = 1..T, shape (T,)."""
+        """L_train(t) for t = 1..T, shape (T,).
+
+        Defined in :doc:`chapter 3 </book/03_train_test_loss>`, equation :eq:`eq-loss-per-direction`.
+        """
         return self._loss_terms(self.eigenvalues)
 
     def _test_second_moments(self, true_mean, true_cov):
@@ -227,6 +257,9 @@ class LinearDiffusion:
             L_test(t) - L_train(t) = (s / a) Tr[ (Sigma - Sigma_0 + delta delta^T) (Sigma_0 + kappa_t Id)^-2 ]
 
         with delta = mu - mu_0 and kappa_t = c + s / a.
+
+        Defined in :doc:`chapter 3 </book/03_train_test_loss>`, equations :eq:`eq-loss-per-direction` and
+        :eq:`eq-loss-gap`.
         """
         m2 = self._test_second_moments(true_mean, true_cov)
         if t is None:
@@ -234,7 +267,10 @@ class LinearDiffusion:
         return self._loss_terms(m2, t)
 
     def test_loss_per_step(self, true_mean, true_cov) -> np.ndarray:
-        """L_test(t) for t = 1..T, shape (T,)."""
+        """L_test(t) for t = 1..T, shape (T,).
+
+        Defined in :doc:`chapter 3 </book/03_train_test_loss>`, equation :eq:`eq-loss-per-direction`.
+        """
         return self._loss_terms(self._test_second_moments(true_mean, true_cov))
 
     def __repr__(self) -> str:

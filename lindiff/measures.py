@@ -18,7 +18,10 @@ from .spectra import participation_ratio
 
 
 def naive_measure(cov0, cov) -> float:
-    """||Sigma_0 - Sigma||_F^2 / ||Sigma||_F^2 for a learned covariance ``cov0`` and the truth ``cov``."""
+    """||Sigma_0 - Sigma||_F^2 / ||Sigma||_F^2 for a learned covariance ``cov0`` and the truth ``cov``.
+
+    Defined in :doc:`chapter 4 </book/04_kl_divergence>`, equation :eq:`eq-naive-measure`.
+    """
     S = as_covariance(cov, name="cov")
     S0 = as_covariance(cov0, S.shape[0], name="cov0")
     check_psd(S, "cov")
@@ -47,6 +50,9 @@ def expected_naive_measure(cov_or_eigenvalues, N: int) -> float:
         The true covariance (d, d) or its eigenvalues (d,).
     N : int
         Training-set size, >= 2.
+
+
+    Defined in :doc:`chapter 4 </book/04_kl_divergence>`, equation :eq:`eq-naive-measure`.
     """
     N = check_positive_int(N, "N", minimum=2)
     d_eff = participation_ratio(cov_or_eigenvalues)
@@ -70,6 +76,9 @@ class LearnedKL:
         Training mean (d,) and covariance (d, d) (ddof = 0, see :func:`lindiff.empirical_stats`).
     true_mean, true_cov : array_like
         The true law's mean (d,) and positive definite covariance (d, d).
+
+
+    Defined in :doc:`chapter 4 </book/04_kl_divergence>`, equation :eq:`eq-kl-learned`.
     """
 
     def __init__(self, mean0, cov0, true_mean, true_cov):
@@ -107,6 +116,8 @@ class LearnedKL:
         dKL/dc = 1/2 [ Tr Sigma^-1 - sum_nu 1/(lambda_nu + c) ] increases with c (KL is convex), so
         the root is unique; it is 0 if all lambda_nu > 0 and sum_nu 1/lambda_nu <= Tr Sigma^-1. With
         m zero eigenvalues the root lies in [m / Tr Sigma^-1, d / Tr Sigma^-1].
+
+        Defined in :doc:`chapter 4 </book/04_kl_divergence>`, equation :eq:`eq-kl-ridge-derivative`.
         """
         lam, B, d = self.eigenvalues, self._tr_inv, self.d
         m = int(np.sum(lam == 0))
@@ -117,10 +128,16 @@ class LearnedKL:
 
 
 def learned_kl(mean0, cov0, true_mean, true_cov, c=0.0):
-    """KL(rho_N || rho) with rho_N = N(mu_0, Sigma_0 + c Id), rho = N(mu, Sigma); see :class:`LearnedKL`."""
+    """KL(rho_N || rho) with rho_N = N(mu_0, Sigma_0 + c Id), rho = N(mu, Sigma); see :class:`LearnedKL`.
+
+    Defined in :doc:`chapter 4 </book/04_kl_divergence>`, equation :eq:`eq-kl-learned`.
+    """
     return LearnedKL(mean0, cov0, true_mean, true_cov)(c)
 
 
 def optimal_ridge(mean0, cov0, true_mean, true_cov) -> float:
-    """The ridge c >= 0 minimising KL(N(mu_0, Sigma_0 + c Id) || N(mu, Sigma)); see :class:`LearnedKL`."""
+    """The ridge c >= 0 minimising KL(N(mu_0, Sigma_0 + c Id) || N(mu, Sigma)); see :class:`LearnedKL`.
+
+    Defined in :doc:`chapter 4 </book/04_kl_divergence>`, equation :eq:`eq-kl-ridge-derivative`.
+    """
     return LearnedKL(mean0, cov0, true_mean, true_cov).optimal_ridge()

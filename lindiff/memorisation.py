@@ -40,6 +40,10 @@ class EmpiricalDenoiser:
 
     Call it as ``eps(x, t)`` with x of shape (n, d) and a step t in 1..T; it plugs into
     :func:`lindiff.ddpm_sample`.
+
+
+    Defined in :doc:`chapter 1 </book/01_diffusion_models>`, equations :eq:`eq-posterior-weights` and
+    :eq:`eq-empirical-denoiser`.
     """
 
     def __init__(self, X, schedule: Schedule):
@@ -68,7 +72,10 @@ class EmpiricalDenoiser:
         return logits - logsumexp(logits, axis=1, keepdims=True)
 
     def posterior_weights(self, x, t) -> np.ndarray:
-        """w_i(x) = P(x_0 = x_i | x_t = x), shape (n, N); each row sums to 1."""
+        """w_i(x) = P(x_0 = x_i | x_t = x), shape (n, N); each row sums to 1.
+
+        Defined in :doc:`chapter 1 </book/01_diffusion_models>`, equation :eq:`eq-posterior-weights`.
+        """
         x = _as_batch(x, self.d)
         a = self._abar(t)
         return np.concatenate([np.exp(self._log_weights(block, a)) for block in self._blocks(x)], axis=0)
@@ -78,7 +85,10 @@ class EmpiricalDenoiser:
         return [x[i:i + size] for i in range(0, max(len(x), 1), size)]
 
     def denoised(self, x, t) -> np.ndarray:
-        """E[x_0 | x_t = x] = sum_i w_i(x) x_i, shape (n, d)."""
+        """E[x_0 | x_t = x] = sum_i w_i(x) x_i, shape (n, d).
+
+        Defined in :doc:`chapter 1 </book/01_diffusion_models>`, equation :eq:`eq-empirical-denoiser`.
+        """
         x = _as_batch(x, self.d)
         a = self._abar(t)
         out = [np.exp(self._log_weights(block, a)) @ self.X for block in self._blocks(x)]
@@ -105,6 +115,9 @@ def train_loss_samples(eps_model, X, schedule: Schedule, t, n_noise: int = 100, 
     Returns
     -------
     ndarray, shape (N * n_noise,)
+
+
+    Defined in :doc:`chapter 1 </book/01_diffusion_models>`, equation :eq:`eq-ddpm-loss`.
     """
     if not isinstance(schedule, Schedule):
         raise ValueError("schedule must be a lindiff.Schedule, e.g. Schedule.linear()")
@@ -127,6 +140,9 @@ def nearest_training_point(samples, X):
     distance : ndarray, shape (n,)
         min_i || sample - x_i ||.
     index : ndarray of int, shape (n,)
+
+
+    Defined in :doc:`chapter 5 </book/05_real_images>`.
     """
     X = as_data_matrix(X, min_rows=1)
     samples = _as_batch(samples, X.shape[1], "samples")

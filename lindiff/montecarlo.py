@@ -84,6 +84,9 @@ def ddpm_loss_per_step(eps_model, X0, schedule: Schedule, steps, n_samples: int 
     -------
     MCEstimate
         ``value`` and ``stderr`` of shape (len(steps),), or floats for a single int step.
+
+
+    Defined in :doc:`chapter 1 </book/01_diffusion_models>`, equation :eq:`eq-ddpm-loss`.
     """
     X0 = _check_inputs(eps_model, X0, schedule)
     n = check_positive_int(n_samples, "n_samples", minimum=2)
@@ -108,6 +111,8 @@ def geometric_strata(T: int, n_strata: int) -> list[np.ndarray]:
     The block edges are the distinct integers among round(geomspace(1, T + 1, n_strata + 1)), so
     the first blocks are single small steps (where the test loss of an unseen direction, ~ 1 / kappa_t,
     varies fastest) and the last ones are long.
+
+    Defined in :doc:`chapter 3 </book/03_train_test_loss>`.
     """
     T = check_positive_int(T, "T")
     n_strata = check_positive_int(n_strata, "n_strata")
@@ -144,6 +149,9 @@ def ddpm_loss(eps_model, X0, schedule: Schedule, n_samples: int = 4000, n_strata
     -------
     MCEstimate
         Floats ``value`` and ``stderr``.
+
+
+    Defined in :doc:`chapter 1 </book/01_diffusion_models>`, equation :eq:`eq-ddpm-loss`.
     """
     X0 = _check_inputs(eps_model, X0, schedule)
     n = check_positive_int(n_samples, "n_samples")

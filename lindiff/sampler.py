@@ -36,6 +36,9 @@ def ddpm_sample(eps_model, schedule: Schedule, n: int, d: int, seed=None, progre
     ValueError
         If ``eps_model`` returns NaN or inf (checked at every step, naming the first such step), or
         the samples overflow.
+
+
+    Defined in :doc:`chapter 1 </book/01_diffusion_models>`, equation :eq:`eq-ancestral-sampler`.
     """
     _check_schedule(schedule)
     check_eps_model(eps_model, schedule)
@@ -103,6 +106,9 @@ def diagonal_sampler_law(w, m, schedule: Schedule):
     -------
     mean, var : ndarray, shape (d,)
         Mean and variance of each coordinate of u_0 in the basis (coordinates are independent).
+
+
+    Defined in :doc:`chapter 6 </book/06_early_stopping>`, equation :eq:`eq-diagonal-sampler-law`.
     """
     gain, offset = _step_coefficients(w, m, schedule)
     mean = np.zeros(gain.shape[1:])
@@ -123,6 +129,9 @@ def diagonal_sample(w, m, schedule: Schedule, n: int, seed=None, progress_bar: b
     -------
     ndarray, shape (n, d)
         Samples in the basis coordinates.
+
+
+    Defined in :doc:`chapter 6 </book/06_early_stopping>`, equation :eq:`eq-diagonal-sampler-law`.
     """
     n = check_positive_int(n, "n")
     gain, offset = _step_coefficients(w, m, schedule)

@@ -23,6 +23,10 @@ class Schedule:
     ----------
     betas, alphas, alpha_bars, sigmas : ndarray, shape (T,)
         beta_t, alpha_t = 1 - beta_t, abar_t = prod_{s<=t} alpha_s, sigma_t = sqrt(beta_t).
+
+
+    Defined in :doc:`chapter 1 </book/01_diffusion_models>`, equations :eq:`eq-forward-step` and
+    :eq:`eq-forward-process`.
     """
 
     betas: np.ndarray
@@ -56,6 +60,8 @@ class Schedule:
 
         ``beta_max = 1e-2`` is the talk's value; Ho et al. (2020) use ``2e-2``. Note that the first
         step has beta_1 = beta_min + (beta_max - beta_min) / T, slightly above ``beta_min``.
+
+        Defined in :doc:`chapter 1 </book/01_diffusion_models>`, equation :eq:`eq-forward-step`.
         """
         T = check_positive_int(T, "T")
         try:
@@ -76,12 +82,18 @@ class Schedule:
 
     @property
     def alphas(self) -> np.ndarray:
-        """alpha_t = 1 - beta_t."""
+        """alpha_t = 1 - beta_t.
+
+        Defined in :doc:`chapter 1 </book/01_diffusion_models>`, equation :eq:`eq-forward-step`.
+        """
         return 1.0 - self.betas
 
     @property
     def alpha_bars(self) -> np.ndarray:
-        """abar_t = prod_{s<=t} alpha_s for t = 1..T."""
+        """abar_t = prod_{s<=t} alpha_s for t = 1..T.
+
+        Defined in :doc:`chapter 1 </book/01_diffusion_models>`, equation :eq:`eq-forward-process`.
+        """
         return np.cumprod(self.alphas)
 
     @property
@@ -91,12 +103,18 @@ class Schedule:
 
     @property
     def sigmas(self) -> np.ndarray:
-        """Sampler noise sigma_t = sqrt(beta_t)."""
+        """Sampler noise sigma_t = sqrt(beta_t).
+
+        Defined in :doc:`chapter 1 </book/01_diffusion_models>`, equation :eq:`eq-ancestral-sampler`.
+        """
         return np.sqrt(self.betas)
 
     @property
     def snr(self) -> np.ndarray:
-        """Signal-to-noise ratio abar_t / (1 - abar_t)."""
+        """Signal-to-noise ratio abar_t / (1 - abar_t).
+
+        Defined in :doc:`chapter 1 </book/01_diffusion_models>`.
+        """
         ab = self.alpha_bars
         return ab / (1.0 - ab)
 

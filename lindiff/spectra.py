@@ -22,6 +22,9 @@ def power_law_spectrum(d: int, k: float, trace: float | None = None) -> np.ndarr
     -------
     ndarray, shape (d,)
         Decreasing eigenvalues.
+
+
+    Defined in :doc:`chapter 3 </book/03_train_test_loss>`.
     """
     d = check_positive_int(d, "d")
     k = check_nonnegative(k, "k")
@@ -34,7 +37,10 @@ def power_law_spectrum(d: int, k: float, trace: float | None = None) -> np.ndarr
 
 
 def random_rotation(d: int, seed=0) -> np.ndarray:
-    """A Haar-random d x d orthogonal matrix (QR of a Gaussian matrix with the sign fix)."""
+    """A Haar-random d x d orthogonal matrix (QR of a Gaussian matrix with the sign fix).
+
+    Defined in :doc:`chapter 3 </book/03_train_test_loss>`.
+    """
     d = check_positive_int(d, "d")
     rng = np.random.default_rng(check_seed(seed))
     q, r = np.linalg.qr(rng.standard_normal((d, d)))
@@ -42,7 +48,10 @@ def random_rotation(d: int, seed=0) -> np.ndarray:
 
 
 def rotated_covariance(eigenvalues, seed=0) -> np.ndarray:
-    """Sigma = O diag(eigenvalues) O^T with a Haar-random rotation O (see :func:`random_rotation`)."""
+    """Sigma = O diag(eigenvalues) O^T with a Haar-random rotation O (see :func:`random_rotation`).
+
+    Defined in :doc:`chapter 3 </book/03_train_test_loss>`.
+    """
     lam = as_finite_array(eigenvalues, "eigenvalues", ndim=1)
     if np.any(lam < 0):
         raise ValueError("eigenvalues must be >= 0 (variances cannot be negative)")
@@ -70,6 +79,9 @@ def participation_ratio(x) -> float:
     -----
     The ratio is scale-free, so ``x`` is first divided by its largest absolute entry: the sums of
     squares neither overflow (eigenvalues near 1e160) nor underflow (near 1e-170).
+
+
+    Defined in :doc:`chapter 5 </book/05_real_images>`, equation :eq:`eq-participation-ratio`.
     """
     arr = as_finite_array(x, "x")
     if arr.ndim == 1:

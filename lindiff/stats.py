@@ -25,6 +25,10 @@ def empirical_stats(X, ddof: int = 0):
     -------
     mean : ndarray, shape (d,)
     cov : ndarray, shape (d, d)
+
+
+    Defined in :doc:`chapter 2 </book/02_linear_model>` (the training covariance, ddof = 0, that minimising
+    the training loss produces); conventions on :doc:`/book/notation`.
     """
     X = as_data_matrix(X)
     if ddof not in (0, 1):

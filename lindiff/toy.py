@@ -30,6 +30,10 @@ class GaussianMixture:
         component k a point mass at m_k.
     weights : array_like, shape (K,), optional
         Mixing weights pi_k > 0 summing to 1; equal weights if omitted.
+
+
+    Defined in :doc:`chapter 1 </book/01_diffusion_models>`, equations :eq:`eq-noised-mixture` and
+    :eq:`eq-ideal-denoiser`.
     """
 
     def __init__(self, means, covs, weights=None):
@@ -68,6 +72,8 @@ class GaussianMixture:
         """K equal-weight isotropic Gaussians of standard deviation ``std`` on a circle in 2-D.
 
         Component k has mean radius (cos 2 pi k / K, sin 2 pi k / K) and covariance std^2 Id.
+
+        Defined in :doc:`chapter 1 </book/01_diffusion_models>`.
         """
         K = check_positive_int(K, "K")
         radius = check_nonnegative(radius, "radius")
@@ -126,6 +132,8 @@ class GaussianMixture:
         """Law of x_t = sqrt(abar) x_0 + sqrt(1 - abar) eps for x_0 from this mixture.
 
         Components N(sqrt(abar) m_k, abar C_k + (1 - abar) Id), same weights.
+
+        Defined in :doc:`chapter 1 </book/01_diffusion_models>`, equation :eq:`eq-noised-mixture`.
         """
         a = check_nonnegative(abar, "abar")
         if a > 1:
@@ -172,6 +180,8 @@ class GaussianMixture:
 
         It minimises the DDPM loss at that step over all functions of x when x_0 ~ p (the
         population optimum): no denoiser trained on samples of p can do better on fresh data.
+
+        Defined in :doc:`chapter 1 </book/01_diffusion_models>`, equation :eq:`eq-ideal-denoiser`.
         """
         x = self._as_points(x)
         a = check_nonnegative(abar, "abar")
@@ -186,6 +196,8 @@ class GaussianMixture:
         """The population-optimal denoiser as a callable ``eps(x, t)`` for :func:`lindiff.ddpm_sample`.
 
         eps(x, t) = optimal_noise(x, abar_t); see :meth:`optimal_noise`.
+
+        Defined in :doc:`chapter 1 </book/01_diffusion_models>`, equation :eq:`eq-ideal-denoiser`.
         """
         if not isinstance(schedule, Schedule):
             raise ValueError("schedule must be a lindiff.Schedule, e.g. Schedule.linear()")

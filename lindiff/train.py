@@ -95,6 +95,10 @@ def affine_sampler_law(weights, biases, schedule: Schedule):
     -------
     mean : ndarray, shape (d,)
     cov : ndarray, shape (d, d)
+
+
+    Defined in :doc:`chapter 6 </book/06_early_stopping>`: equation :eq:`eq-diagonal-sampler-law` with dense
+    weights, the affine recursion :eq:`eq-affine-sampler-step` of :doc:`chapter 2 </book/02_linear_model>`.
     """
     if not isinstance(schedule, Schedule):
         raise ValueError("schedule must be a lindiff.Schedule")
@@ -132,6 +136,9 @@ class TrainingRun:
         the ridge or weight-decay penalty (``test_loss`` is None without ``test_stats``).
     weights : ndarray, shape (n_log, n_steps, d, d), or None
     biases : ndarray, shape (n_log, n_steps, d), or None
+
+
+    Defined in :doc:`chapter 6 </book/06_early_stopping>`.
     """
 
     schedule: Schedule
@@ -224,6 +231,9 @@ class Trainer:
         loss of the zero model: the minibatch loss or, in full-batch mode, the exact loss, watched on
         the device and read every 16 iterations; at the end of a run, the weights are checked too.
         The message names the learning rate and, for full-batch SGD, the stable limit 1 / max k.
+
+
+    Defined in :doc:`chapter 6 </book/06_early_stopping>`, equation :eq:`eq-sgd-loss`.
     """
 
     def __init__(self, X, schedule: Schedule, *, lr: float, optimizer: str = "sgd", batch_size: int = 256,
@@ -537,6 +547,9 @@ def train(X, schedule: Schedule, *, iterations: int, lr: float, log_at=None, tes
     --------
     >>> run = train(X, Schedule.linear(T=50), iterations=200, lr=0.05, full_batch=True,
     ...             bias="optimal", log_at=[0, 100, 200])             # doctest: +SKIP
+
+
+    Defined in :doc:`chapter 6 </book/06_early_stopping>`, equation :eq:`eq-sgd-loss`.
     """
     trainer = Trainer(X, schedule, lr=lr, **options)
     return trainer.run(iterations, log_at=log_at, test_stats=test_stats, keep_weights=keep_weights,

@@ -28,6 +28,9 @@ def forward_trajectories(x0, schedule: Schedule, seed=None) -> np.ndarray:
     -------
     ndarray, shape (T + 1, n, d)
         Entry t is x_t (entry 0 is x0).
+
+
+    Defined in :doc:`chapter 1 </book/01_diffusion_models>`, equation :eq:`eq-forward-step`.
     """
     if not isinstance(schedule, Schedule):
         raise ValueError("schedule must be a lindiff.Schedule, e.g. Schedule.linear()")
@@ -50,6 +53,9 @@ def sampler_trajectories(eps_model, schedule: Schedule, n: int, d: int, seed=Non
     -------
     ndarray, shape (T + 1, n, d)
         Entry t is u_t: entry T is the starting noise u_T, entry 0 the samples u_0.
+
+
+    Defined in :doc:`chapter 1 </book/01_diffusion_models>`, equation :eq:`eq-ancestral-sampler`.
     """
     if not isinstance(schedule, Schedule):
         raise ValueError("schedule must be a lindiff.Schedule, e.g. Schedule.linear()")
