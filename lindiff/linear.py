@@ -150,7 +150,6 @@ class LinearDiffusion:
         Evaluated as (1 - abar_T) / v_T (e_nu . mu_0), the same number without the cancellation
         of 1 - abar_T lam / v_T at large lam.
 
-
         Defined in :doc:`chapter 2 </book/02_linear_model>`, equation :eq:`eq-sampled-variance`.
         """
         lam = self.eigenvalues + self.c
