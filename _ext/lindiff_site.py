@@ -3,7 +3,7 @@
 
 - Which chapters are executed: all of them by default; none with ``LINDIFF_BOOK_EXECUTE=off`` (the
   stored-output build, ``scripts/build-book.sh --stored``); and a chapter whose data set or package
-  is missing here (``lindiff.chapters``) is shown from its stored outputs, with one line in the
+  is missing here (``lindiff.book.chapters``) is shown from its stored outputs, with one line in the
   build log and a notice at the top of its page saying what is missing and how to get it.
 - Without the npm assets (no Node.js: ``_site_assets/`` was not made), MathJax and the widget
   JavaScript come from public CDNs instead, and the log says so.
@@ -95,7 +95,7 @@ def _choose_execution(app, config):
         config.nb_execution_mode = "off"
         logger.info("lindiff: stored-output build: no chapter is executed (LINDIFF_BOOK_EXECUTE=off)")
         return
-    from lindiff import chapters
+    from lindiff.book import chapters
 
     for path in sorted(Path(app.srcdir, "book").glob("*.ipynb")):
         lines = chapters.missing_needs(path)

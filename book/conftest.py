@@ -1,4 +1,4 @@
-"""nbval runs each chapter here only if what it needs is on this machine (``lindiff.chapters``).
+"""nbval runs each chapter here only if what it needs is on this machine (``lindiff.book.chapters``).
 
 A chapter whose data set or package is missing is skipped with the reason, which ``pytest -rs``
 (scripts/test.sh) lists at the end. With ``LINDIFF_REQUIRE_ALL`` set, as in CI, it fails instead.
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from lindiff import chapters
+from lindiff.book import chapters
 
 _MISSING: dict = {}
 

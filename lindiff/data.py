@@ -57,7 +57,7 @@ import numpy as np
 from . import _checks, cache
 from . import stats as _stats
 from ._checks import check_positive_int, psd_eigh
-from ._progress import progress, progress_enabled, tqdm
+from .progress import progress, progress_enabled, tqdm
 from .stats import empirical_stats
 
 DATASETS = ("mnist", "fashion-mnist", "cifar10", "celeba")

@@ -13,7 +13,7 @@ import numpy as np
 from . import _checks, cache, data
 from . import kl as _kl, linear as _linear, measures as _measures, stats as _stats
 from ._checks import as_finite_array, check_nonnegative, check_positive_int
-from ._progress import progress
+from .progress import progress
 from .kl import gaussian_kl
 from .linear import LinearDiffusion
 from .measures import naive_measure

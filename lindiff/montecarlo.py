@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._checks import as_data_matrix, check_eps_model, check_positive_int, check_seed, eps_output
-from ._progress import progress
+from .progress import progress
 from .schedule import Schedule
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._checks import as_finite_array, check_eps_model, check_positive_int, check_seed, eps_output
-from ._progress import progress
+from .progress import progress
 from .schedule import Schedule
 
 

@@ -45,7 +45,7 @@ import torch
 
 from ._checks import (as_covariance, as_data_matrix, as_finite_array, as_mean, check_nonnegative, check_positive_int,
                       psd_eigh)
-from ._progress import progress
+from .progress import progress
 from .schedule import Schedule
 from .stats import empirical_stats
 

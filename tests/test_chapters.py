@@ -1,4 +1,4 @@
-"""lindiff.chapters: what a chapter declares it needs, and the one-line reasons when it is missing."""
+"""lindiff.book.chapters: what a chapter declares it needs, and the one-line reasons when it is missing."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,7 +6,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from lindiff import chapters
+from lindiff.book import chapters
 
 BOOK = Path(__file__).resolve().parents[1] / "book"
 

@@ -1,10 +1,10 @@
-"""lindiff.claims reads back exactly what myst-nb's glue stored in an executed notebook."""
+"""lindiff.book.claims reads back exactly what myst-nb's glue stored in an executed notebook."""
 import nbformat
 import numpy as np
 import pytest
 from nbclient import NotebookClient
 
-from lindiff.claims import Claim, chapter_title, claims_table_html, evaluate_claims, glued_value, glued_values
+from lindiff.book.claims import Claim, chapter_title, claims_table_html, evaluate_claims, glued_value, glued_values
 
 
 @pytest.fixture(scope="module")

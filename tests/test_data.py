@@ -23,7 +23,8 @@ import pytest
 from PIL import Image
 
 import lindiff as ld
-from lindiff import cache, chapters, data
+from lindiff import cache, data
+from lindiff.book import chapters
 
 REAL_DIR = os.environ.get("LINDIFF_DATA_DIR", "")
 # Skipped without the real files, unless LINDIFF_REQUIRE_ALL is set (CI): then they run, and fail.

@@ -8,8 +8,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
-from lindiff import explore  # noqa: E402
-from lindiff._progress import progress, progress_enabled  # noqa: E402
+from lindiff.book import explore  # noqa: E402
+from lindiff.progress import progress, progress_enabled  # noqa: E402
 
 
 def _draw(k):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from lindiff._progress import progress, progress_enabled
+from lindiff.progress import progress, progress_enabled
 
 
 @pytest.mark.parametrize(("lindiff_progress", "tqdm_disable", "enabled"), [

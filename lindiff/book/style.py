@@ -9,7 +9,7 @@ from __future__ import annotations
 import matplotlib as mpl
 import numpy as np
 
-from ._checks import as_covariance, as_mean, check_nonnegative, check_positive_int, psd_eigh
+from .._checks import as_covariance, as_mean, check_nonnegative, check_positive_int, psd_eigh
 
 #: One colour per role, used by every chapter.
 COLORS = {

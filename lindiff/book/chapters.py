@@ -17,7 +17,7 @@ from pathlib import Path
 
 import nbformat
 
-from . import data
+from .. import data
 
 _HOW_TO_INSTALL = {"torch": "install PyTorch (README, 'Troubleshooting': the CPU build is enough)"}
 
