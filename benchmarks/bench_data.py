@@ -67,7 +67,8 @@ def benchmark(cache_root: str, chapter: bool) -> None:
 
     import numpy as np
 
-    from lindiff import cache, data
+    from lindiff import data
+    from lindiff.data import cache, readers
     from lindiff._checks import psd_eigh
     from lindiff.stats import empirical_stats
 
@@ -77,7 +78,7 @@ def benchmark(cache_root: str, chapter: bool) -> None:
     r: dict = {}
 
     with timed("MNIST: sha256 of the 2 image files (first time in process)", r):
-        raws = [data._raw("mnist", split, None, None) for split in ("train", "test")]
+        raws = [readers._raw("mnist", split, None, None) for split in ("train", "test")]
     with timed("MNIST: gunzip + parse 70,000 images", r):
         pixels = [raw.read() for raw in raws]
     with timed("MNIST: preprocess 70,000 images to float64 (N, 784)", r):
@@ -88,9 +89,9 @@ def benchmark(cache_root: str, chapter: bool) -> None:
             data.load_dataset("mnist", split)
 
     with timed("CelebA: sha256 of the zip", r):
-        raw = data._raw("celeba", None, None, None)
+        raw = readers._raw("celeba", None, None, None)
     with timed("CelebA: decode 10,000 JPEGs (89 x 109 RGB)", r):
-        faces = data._read_celeba(raw.source, raw.path, raw.members)
+        faces = readers._read_celeba(raw.source, raw.path, raw.members)
     with timed("CelebA: square crop + grey + area resampling to 80 x 80", r):
         F = data.preprocess(faces, crop="square", resolution=80)[0]
     print(f"{'':58s} X: {F.shape}, {F.nbytes / 2**20:.0f} MiB")
@@ -105,7 +106,7 @@ def benchmark(cache_root: str, chapter: bool) -> None:
     for name in ("mnist", "celeba"):
         with timed(f"dataset_spectrum('{name}'), cold (compute + write)", r):
             data.dataset_spectrum(name)
-        data._DECODED.clear()
+        readers._DECODED.clear()
         with timed(f"dataset_spectrum('{name}'), warm (read + verify)", r):
             data.dataset_spectrum(name)
     size = sum(p.stat().st_size for p in Path(cache.cache_dir()).rglob("*.npz"))

@@ -1,12 +1,25 @@
 """lindiff: the exact theory of linear diffusion models, the engine of the lindiff book.
 
 Reproduces Merger & Goldt, "Generalization Dynamics of Linear Diffusion Models" (arXiv 2505.24769).
+
+Three layers, and imports go only downward:
+
+- ``lindiff`` (this package's own modules) is the mathematics: numpy and scipy only, so importing
+  ``lindiff`` imports neither torch nor matplotlib; torch is imported only by the trainer
+  (``lindiff.train``), which ``import lindiff`` does not load;
+- ``lindiff.data`` holds the files and the disk cache (sources and checksums, readers,
+  preprocessing, cached spectra and sweeps); it may import ``lindiff``;
+- ``lindiff.book`` holds what draws or renders (style, image grids, explorers, claims, chapter
+  needs); it may import ``lindiff`` and ``lindiff.data``.
+
+Nothing imports upward: no module of the mathematics imports ``lindiff.data`` or ``lindiff.book``,
+and no module of ``lindiff.data`` imports ``lindiff.book`` (``tests/test_layers.py`` checks both).
 """
 from .kl import expected_kl, gaussian_kl
 from .linear import LinearDiffusion
 from .sampler import ddpm_sample, diagonal_sample, diagonal_sampler_law
 from .schedule import Schedule
-from .spectra import participation_ratio, power_law_spectrum, random_rotation, rotated_covariance
+from .spectra import fit_power_law, participation_ratio, power_law_spectrum, random_rotation, rotated_covariance
 from .stats import empirical_stats
 
 __version__ = "0.1.0"
@@ -19,6 +32,7 @@ __all__ = [
     "diagonal_sampler_law",
     "empirical_stats",
     "expected_kl",
+    "fit_power_law",
     "gaussian_kl",
     "participation_ratio",
     "power_law_spectrum",

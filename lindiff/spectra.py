@@ -1,4 +1,4 @@
-"""Covariance spectra: power laws, random rotations and the participation ratio."""
+"""Covariance spectra: power laws, random rotations, the participation ratio and power-law fits."""
 from __future__ import annotations
 
 import numpy as np
@@ -100,3 +100,37 @@ def participation_ratio(x) -> float:
     arr = arr / top
     s1, s2 = (arr.sum(), np.sum(arr**2)) if arr.ndim == 1 else (np.trace(arr), np.sum(arr * arr))
     return float(s1**2 / s2)
+
+
+def _eigenvalues(eigenvalues, name="eigenvalues") -> np.ndarray:
+    lam = as_finite_array(eigenvalues, name, ndim=1)
+    if lam.size == 0 or np.any(lam < 0):
+        raise ValueError(f"{name} must be a non-empty array of variances >= 0")
+    return lam
+
+
+def fit_power_law(eigenvalues, window=(10, 100)):
+    """Least-squares fit of lambda_nu = C nu^{-k} over the ranks nu in ``window``.
+
+    The eigenvalues are rank-ordered (sorted descending, nu = 1 the largest) and the straight line
+    ln lambda_nu = ln C - k ln nu is fitted to nu = window[0] .. window[1] (inclusive).
+
+    Returns
+    -------
+    k : float
+        The decay exponent.
+    C : float
+        The prefactor.
+
+
+    Defined in :doc:`chapter 5 </book/05_real_images>`, equation :eq:`eq-power-law-fit`.
+    """
+    lam = np.sort(_eigenvalues(eigenvalues))[::-1]
+    lo, hi = (check_positive_int(v, "window") for v in window)
+    if not lo < hi <= lam.size:
+        raise ValueError(f"window must satisfy 1 <= lo < hi <= {lam.size}, got {window}")
+    sel = lam[lo - 1:hi]
+    if np.any(sel <= 0):
+        raise ValueError("the window contains zero eigenvalues; choose ranks with positive variance")
+    slope, intercept = np.polyfit(np.log(np.arange(lo, hi + 1)), np.log(sel), 1)
+    return float(-slope), float(np.exp(intercept))

@@ -9,7 +9,7 @@
 //     raw TeX ($...$, \(...\), \[...\], $$, \frac, ...) is visible outside code;
 //   - every image has loaded (naturalWidth > 0), after the widgets below have rendered;
 //   - pages with ipywidgets: every saved widget view renders (.jupyter-widgets / .widget-*);
-//   - every kernel-free explorer (.lindiff-frame-slider from lindiff/explore.py): moving its
+//   - every kernel-free explorer (.lindiff-frame-slider from lindiff/book/explore.py): moving its
 //     input.ld-range swaps img.ld-frame to another loaded frame and updates its label;
 //   - every internal link, image, script and stylesheet points at a file that exists (and, for
 //     links with #fragment, at an id in that page); no local request fails;

@@ -6,7 +6,7 @@ import warnings
 import numpy as np
 import pytest
 
-from lindiff import cache
+from lindiff.data import cache
 
 
 @pytest.fixture(autouse=True)
@@ -277,7 +277,7 @@ def test_entries_are_readable_by_the_group_and_others():
 _KILLED_WRITER = """
 import os, signal, sys
 import numpy as np
-from lindiff import cache
+from lindiff.data import cache
 cache.os.replace = lambda *args: os.kill(os.getpid(), signal.SIGKILL)  # killed after writing, before the move
 cache.cached_arrays("demo", {"a": 1}, lambda: {"x": np.arange(5.0)})
 """

@@ -23,7 +23,9 @@ import pytest
 from PIL import Image
 
 import lindiff as ld
-from lindiff import cache, data
+from lindiff import data
+from lindiff.data import __main__ as cli
+from lindiff.data import cache, covariance, readers, sources
 from lindiff.book import chapters
 
 REAL_DIR = os.environ.get("LINDIFF_DATA_DIR", "")
@@ -38,9 +40,9 @@ def isolated(tmp_path, monkeypatch):
     monkeypatch.setenv("LINDIFF_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.delenv("LINDIFF_DATA_DIR", raising=False)
     monkeypatch.setenv("LINDIFF_OFFLINE", "1")  # tests of downloading unset it and serve on 127.0.0.1
-    data._DECODED.clear()
+    readers._DECODED.clear()
     yield
-    data._DECODED.clear()
+    readers._DECODED.clear()
 
 
 # ------------------------------------------------------------------------------- fixture writers
@@ -52,11 +54,11 @@ def write_idx(path: Path, images: np.ndarray, magic: int = 2051) -> Path:
     return path
 
 
-def register(monkeypatch, name, split, *sources):
+def register(monkeypatch, name, split, *triples):
     """Replace the registered sources of (name, split) by (relpath, path-or-None, url) triples."""
-    entries = tuple(data._Source(rel, (cache.file_digest(p),) if p is not None else (), url)
-                    for rel, p, url in sources)
-    monkeypatch.setitem(data._SOURCES, (name, split), entries)
+    entries = tuple(sources._Source(rel, (cache.file_digest(p),) if p is not None else (), url)
+                    for rel, p, url in triples)
+    monkeypatch.setitem(sources._SOURCES, (name, split), entries)
 
 
 def random_images(shape, seed):
@@ -238,8 +240,8 @@ def test_n_larger_than_the_split(mnist_dir):
 def test_checksum_mismatch_names_the_file(mnist_dir, monkeypatch):
     root, _, _ = mnist_dir
     path = root / "mnist" / "train-images-idx3-ubyte.gz"
-    monkeypatch.setitem(data._SOURCES, ("mnist", "train"),
-                        (data._Source("mnist/train-images-idx3-ubyte.gz", ("sha256:" + "0" * 64,)),))
+    monkeypatch.setitem(sources._SOURCES, ("mnist", "train"),
+                        (sources._Source("mnist/train-images-idx3-ubyte.gz", ("sha256:" + "0" * 64,)),))
     with pytest.raises(ValueError, match="corrupt or incomplete") as info:
         data.load_dataset("mnist", data_dir=root)
     assert str(path) in str(info.value) and "sha256:" + "0" * 64 in str(info.value)
@@ -405,9 +407,9 @@ def test_celeba_folder_equals_zip(celeba_zip, tmp_path, monkeypatch):
     b, _ = data.load_dataset("celeba", data_dir=tmp_path / "user", resolution=10)
     assert np.array_equal(a, b)
     # the folder has no published checksum: its cache key is the content of the selected images
-    d1 = data._raw("celeba", None, 4, tmp_path / "user").digest
+    d1 = readers._raw("celeba", None, 4, tmp_path / "user").digest
     (folder / "000002.jpg").write_bytes(jpeg_bytes(smooth_faces(1, seed=9)[0]))
-    assert data._raw("celeba", None, 4, tmp_path / "user").digest != d1
+    assert readers._raw("celeba", None, 4, tmp_path / "user").digest != d1
 
 
 def test_celeba_subset_has_no_test_partition(tmp_path, monkeypatch):
@@ -462,11 +464,11 @@ def test_official_celeba_layout_gives_the_subset_faces(tmp_path, monkeypatch):
     """The official 178 x 218 zip, read as it comes, gives the subset's 89 x 109 faces."""
     root, official, subset, faces = _official_and_subset(tmp_path, 12)
     register(monkeypatch, "celeba", "train", ("celeba/img_align_celeba.zip", official, None))
-    raw = data._raw("celeba", None, None, root)
+    raw = readers._raw("celeba", None, None, root)
     assert raw.read().shape == (12, 109, 89, 3)  # reduced as decoded
     X_off, shape = data.load_dataset("celeba", data_dir=root)  # the book's defaults: 80 x 80 grey
     register(monkeypatch, "celeba", "train", ("celeba/subset.zip", subset, None))
-    data._DECODED.clear()
+    readers._DECODED.clear()
     X_sub, shape_sub = data.load_dataset("celeba", data_dir=root)
     assert shape == shape_sub == (80, 80)
     # independent reference: the generated faces themselves, box-reduced, square-cropped, resampled
@@ -486,8 +488,8 @@ def test_celeba_default_is_the_first_10000_faces(tmp_path, monkeypatch):
     """No default decodes a whole partition: n defaults to CELEBA_DEFAULT_N faces."""
     root, official, _, _ = _official_and_subset(tmp_path, 6)
     register(monkeypatch, "celeba", "train", ("celeba/img_align_celeba.zip", official, None))
-    monkeypatch.setattr(data, "CELEBA_DEFAULT_N", 4)
-    raw = data._raw("celeba", None, None, root)
+    monkeypatch.setattr(readers, "CELEBA_DEFAULT_N", 4)
+    raw = readers._raw("celeba", None, None, root)
     assert raw.n == 4 and [k for k, _ in raw.members] == [1, 2, 3, 4]
     assert data.load_dataset("celeba", data_dir=root)[0].shape[0] == 4
     assert data.load_dataset("celeba", data_dir=root, n=6)[0].shape[0] == 6
@@ -495,8 +497,8 @@ def test_celeba_default_is_the_first_10000_faces(tmp_path, monkeypatch):
 
 def test_celeba_decodes_each_image_once(celeba_zip, monkeypatch):
     calls = []
-    real = data._read_celeba
-    monkeypatch.setattr(data, "_read_celeba", lambda *a: calls.append(len(a[2])) or real(*a))
+    real = readers._read_celeba
+    monkeypatch.setattr(readers, "_read_celeba", lambda *a: calls.append(len(a[2])) or real(*a))
     data.load_dataset("celeba", data_dir=celeba_zip[0], resolution=6)
     data.load_dataset("celeba", data_dir=celeba_zip[0], resolution=4, n=3)
     data.load_dataset("celeba", data_dir=celeba_zip[0], resolution=4, colour=True)
@@ -528,7 +530,7 @@ def test_fetch_downloads_checked_files_that_then_load(http_dir, monkeypatch):
     imgs = random_images((4, 6, 5), seed=7)
     src = write_idx(served / "train-images-idx3-ubyte.gz", imgs)
     register(monkeypatch, "mnist", "train", ("mnist/train-images-idx3-ubyte.gz", src, url + src.name))
-    monkeypatch.delitem(data._SOURCES, ("mnist", "test"))
+    monkeypatch.delitem(sources._SOURCES, ("mnist", "test"))
     paths = data.fetch("mnist")
     assert paths == [data.download_dir() / "mnist" / "train-images-idx3-ubyte.gz"]
     assert paths[0].read_bytes() == src.read_bytes()
@@ -541,7 +543,7 @@ def test_fetch_of_a_corrupt_download_leaves_no_file(http_dir, monkeypatch, tmp_p
     served, url = http_dir
     good = write_idx(tmp_path / "good.gz", random_images((4, 6, 5), seed=7))
     register(monkeypatch, "mnist", "train", ("mnist/train-images-idx3-ubyte.gz", good, url + "bad.gz"))
-    monkeypatch.delitem(data._SOURCES, ("mnist", "test"))
+    monkeypatch.delitem(sources._SOURCES, ("mnist", "test"))
     (served / "bad.gz").write_bytes(good.read_bytes()[:-10])  # a partial download
     target = tmp_path / "fetched"
     with pytest.raises(ValueError):
@@ -565,7 +567,7 @@ def _served_mnist(http_dir, monkeypatch):
     imgs = random_images((4, 6, 5), seed=8)
     src = write_idx(served / "train-images-idx3-ubyte.gz", imgs)
     register(monkeypatch, "mnist", "train", ("mnist/train-images-idx3-ubyte.gz", src, url + src.name))
-    monkeypatch.delitem(data._SOURCES, ("mnist", "test"))
+    monkeypatch.delitem(sources._SOURCES, ("mnist", "test"))
     return imgs
 
 
@@ -591,7 +593,7 @@ def test_offline_switch_never_downloads(http_dir, monkeypatch, value):
     assert "python -m lindiff.data fetch mnist" in line
     with pytest.raises(RuntimeError, match="LINDIFF_OFFLINE"):
         data.fetch("mnist")
-    assert data.main(["fetch", "mnist"]) == 1
+    assert cli.main(["fetch", "mnist"]) == 1
 
 
 def test_a_failed_download_says_so_and_how_to_get_the_data(monkeypatch, tmp_path):
@@ -604,7 +606,7 @@ def test_a_failed_download_says_so_and_how_to_get_the_data(monkeypatch, tmp_path
 
 def test_status_command_lists_each_data_set(mnist_dir, monkeypatch, capsys):
     monkeypatch.setenv("LINDIFF_DATA_DIR", str(mnist_dir[0]))
-    assert data.main(["status"]) == 0
+    assert cli.main(["status"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0] == "mnist: present"
     assert [line.split(":")[0] for line in out] == list(data.DATASETS)
@@ -630,8 +632,8 @@ def test_dataset_spectrum_is_the_eigendecomposition_of_the_ddof0_covariance(mnis
 def test_dataset_spectrum_is_cached_and_keyed_by_preprocessing_and_data(mnist_dir, monkeypatch):
     root, train, _ = mnist_dir
     calls = []
-    real = data.psd_eigh
-    monkeypatch.setattr(data, "psd_eigh", lambda *a: calls.append(1) or real(*a))
+    real = covariance.psd_eigh
+    monkeypatch.setattr(covariance, "psd_eigh", lambda *a: calls.append(1) or real(*a))
     first = data.dataset_spectrum("mnist", data_dir=root)
     again = data.dataset_spectrum("mnist", data_dir=root)
     assert len(calls) == 1 and all(np.array_equal(a, b) for a, b in zip(first, again))
@@ -681,7 +683,7 @@ def test_dataset_participation_ratio_variants(mnist_dir):
 def test_real_idx_reader_reproduces_the_published_md5(name, split, md5, monkeypatch):
     """Header + every image byte the reader returns hash to the md5 published for the raw file."""
     monkeypatch.setenv("LINDIFF_DATA_DIR", REAL_DIR)
-    images = data._raw(name, split, None, None).read()
+    images = readers._raw(name, split, None, None).read()
     header = struct.pack(">IIII", 2051, *images.shape)
     assert hashlib.md5(header + images.tobytes()).hexdigest() == md5
 
@@ -707,9 +709,9 @@ def test_real_defaults_shapes_and_ranges(monkeypatch):
         X, got = data.load_dataset(name, n=5)
         assert got == shape and X.shape == (5, int(np.prod(shape))) and X.dtype == np.float64
         assert -1.0 <= X.min() < X.max() <= 1.0
-    raw = data._raw("celeba", None, None, None)
+    raw = readers._raw("celeba", None, None, None)
     assert len(raw.members) == 10000 and raw.members[-1][0] == 10000
-    assert data._raw("celeba", None, 1, None).read().shape == (1, 109, 89, 3)
+    assert readers._raw("celeba", None, 1, None).read().shape == (1, 109, 89, 3)
     with pytest.raises(ValueError, match="official train partition"):
         data.load_dataset("celeba", "test")
 

@@ -8,7 +8,9 @@ import pytest  # noqa: E402
 from test_data import random_images, register, write_idx  # noqa: E402  (fixture writers)
 
 import lindiff as ld  # noqa: E402
-from lindiff import cache, data, images  # noqa: E402
+from lindiff import data  # noqa: E402
+from lindiff.book import images  # noqa: E402
+from lindiff.data import cache, learning_curves  # noqa: E402
 from lindiff.measures import expected_naive_measure  # noqa: E402
 from lindiff.montecarlo import ddpm_loss  # noqa: E402
 
@@ -24,15 +26,15 @@ def cache_in_tmp(tmp_path, monkeypatch):
 def test_fit_power_law_recovers_an_exact_power_law(k, window):
     lam = 3.7 * np.arange(1, 201, dtype=float) ** (-k)
     shuffled = np.random.default_rng(0).permutation(lam)  # the order of the input does not matter
-    k_fit, C_fit = images.fit_power_law(shuffled, window)
+    k_fit, C_fit = ld.fit_power_law(shuffled, window)
     assert k_fit == pytest.approx(k, rel=1e-10) and C_fit == pytest.approx(3.7, rel=1e-10)
 
 
 def test_fit_power_law_uses_only_the_window():
     lam = np.arange(1, 101, dtype=float) ** -1.0
     lam[50:] = lam[50:] * np.exp(-np.arange(50))  # a steep cut-off outside the window
-    assert images.fit_power_law(lam, (5, 50))[0] == pytest.approx(1.0, rel=1e-10)
-    assert images.fit_power_law(lam, (5, 80))[0] > 1.5
+    assert ld.fit_power_law(lam, (5, 50))[0] == pytest.approx(1.0, rel=1e-10)
+    assert ld.fit_power_law(lam, (5, 80))[0] > 1.5
 
 
 @pytest.mark.parametrize("lam, window, match", [
@@ -41,7 +43,7 @@ def test_fit_power_law_uses_only_the_window():
 ])
 def test_fit_power_law_rejects(lam, window, match):
     with pytest.raises(ValueError, match=match):
-        images.fit_power_law(lam, window)
+        ld.fit_power_law(lam, window)
 
 
 # ------------------------------------------------------------------------------- Gaussian surrogate
@@ -55,7 +57,7 @@ def test_surrogate_equals_the_rotated_and_shifted_problem(lam):
     by any mu give the same losses and KL (computed here the direct way, in d dimensions)."""
     schedule = ld.Schedule.linear(T=60)
     Ns, cs = [3, 12], [0.0, 0.05]
-    out = images.gaussian_surrogate(lam, Ns, schedule, cs, reps=1, seed=4)
+    out = data.gaussian_surrogate(lam, Ns, schedule, cs, reps=1, seed=4)
     O, mu = _rotation_and_mean(lam.size, 1)
     Sigma = (O * lam) @ O.T
     support = lam > 0
@@ -80,7 +82,7 @@ def test_surrogate_equals_the_rotated_and_shifted_problem(lam):
 def test_surrogate_averages_match_the_exact_expectations():
     lam = ld.power_law_spectrum(6, 1.0)
     N, reps = 20, 400
-    out = images.gaussian_surrogate(lam, [N], ld.Schedule.linear(T=10), [0.0], reps=reps, seed=0)
+    out = data.gaussian_surrogate(lam, [N], ld.Schedule.linear(T=10), [0.0], reps=reps, seed=0)
     kl, err = out["kl"][0, 0], out["cov_error"][0]
     assert abs(kl.mean() - ld.expected_kl(6, N)) < 4 * kl.std() / np.sqrt(reps)
     assert abs(err.mean() - expected_naive_measure(lam, N)) < 4 * err.std() / np.sqrt(reps)
@@ -89,13 +91,13 @@ def test_surrogate_averages_match_the_exact_expectations():
 def test_surrogate_is_cached(monkeypatch):
     lam = ld.power_law_spectrum(5, 1.0)
     schedule = ld.Schedule.linear(T=20)
-    first = images.gaussian_surrogate(lam, [4, 8], schedule, [0.0], reps=2)
-    monkeypatch.setattr(images, "empirical_stats", lambda *a, **k: pytest.fail("recomputed"))
-    again = images.gaussian_surrogate(lam, [4, 8], schedule, [0.0], reps=2)
+    first = data.gaussian_surrogate(lam, [4, 8], schedule, [0.0], reps=2)
+    monkeypatch.setattr(learning_curves, "empirical_stats", lambda *a, **k: pytest.fail("recomputed"))
+    again = data.gaussian_surrogate(lam, [4, 8], schedule, [0.0], reps=2)
     assert np.array_equal(first["test_loss"], again["test_loss"])
     assert list((cache.cache_dir() / "surrogate").glob("*.npz"))
     with pytest.raises(pytest.fail.Exception):  # another seed is another entry
-        images.gaussian_surrogate(lam, [4, 8], schedule, [0.0], reps=2, seed=1)
+        data.gaussian_surrogate(lam, [4, 8], schedule, [0.0], reps=2, seed=1)
 
 
 @pytest.mark.parametrize("kwargs, match", [
@@ -105,7 +107,7 @@ def test_surrogate_is_cached(monkeypatch):
 def test_surrogate_rejects(kwargs, match):
     args = {"eigenvalues": [1.0, 0.5], "Ns": [3], "schedule": ld.Schedule.linear(T=5)} | kwargs
     with pytest.raises(ValueError, match=match):
-        images.gaussian_surrogate(**args)
+        data.gaussian_surrogate(**args)
 
 
 # ------------------------------------------------------------------------------- learning curve
@@ -119,7 +121,7 @@ def test_learning_curve_on_image_files(tmp_path, monkeypatch):
     held_out = random_images((6, 4, 4), seed=2).reshape(6, -1) / 127.5 - 1
     mt, St = ld.empirical_stats(held_out)
     schedule = ld.Schedule.linear(T=40)
-    out = images.learning_curve("mnist", [3, 9], mt, St, schedule, cs=[0.0, 0.1], data_dir=root)
+    out = data.learning_curve("mnist", [3, 9], mt, St, schedule, cs=[0.0, 0.1], data_dir=root)
     X = train.reshape(9, -1) / 127.5 - 1
     for j, N in enumerate([3, 9]):
         for i, c in enumerate([0.0, 0.1]):

@@ -1,4 +1,7 @@
-"""lindiff.book: what draws or renders the book (the top layer; it may import ``lindiff`` and ``lindiff.data``).
+"""lindiff.book: what draws or renders the book.
+
+The top layer: it may import ``lindiff`` (the mathematics) and ``lindiff.data``; neither imports it.
+
 
 - :mod:`lindiff.book.style`: the book's matplotlib style, one colour per role, covariance ellipses;
 - :mod:`lindiff.book.images`: image grids (rows of a data matrix drawn as a mosaic);

@@ -1,8 +1,8 @@
-"""The linear diffusion model on real images: spectrum fits, Gaussian predictions, image grids.
+"""Cached sweeps of the linear model on real spectra: the Gaussian surrogate and learning curves.
 
-Tools of the chapter "How structured are images?": a power-law fit of a rank-ordered spectrum, the
-Gaussian surrogate (what the theory predicts if the data were Gaussian with a given covariance),
-learning curves of the linear model on real images, and image mosaics.
+What the theory predicts if the data were Gaussian with a data set's covariance
+(:func:`~lindiff.data.gaussian_surrogate`), and the train and test loss of the linear model fitted on
+the first N images of a data set (:func:`~lindiff.data.learning_curve`).
 """
 from __future__ import annotations
 
@@ -10,49 +10,18 @@ import sys
 
 import numpy as np
 
-from . import _checks, cache, data
-from . import kl as _kl, linear as _linear, measures as _measures, stats as _stats
-from ._checks import as_finite_array, check_nonnegative, check_positive_int
-from .progress import progress
-from .kl import gaussian_kl
-from .linear import LinearDiffusion
-from .measures import naive_measure
-from .schedule import Schedule
-from .stats import empirical_stats
-
-
-def _eigenvalues(eigenvalues, name="eigenvalues") -> np.ndarray:
-    lam = as_finite_array(eigenvalues, name, ndim=1)
-    if lam.size == 0 or np.any(lam < 0):
-        raise ValueError(f"{name} must be a non-empty array of variances >= 0")
-    return lam
-
-
-def fit_power_law(eigenvalues, window=(10, 100)):
-    """Least-squares fit of lambda_nu = C nu^{-k} over the ranks nu in ``window``.
-
-    The eigenvalues are rank-ordered (sorted descending, nu = 1 the largest) and the straight line
-    ln lambda_nu = ln C - k ln nu is fitted to nu = window[0] .. window[1] (inclusive).
-
-    Returns
-    -------
-    k : float
-        The decay exponent.
-    C : float
-        The prefactor.
-
-
-    Defined in :doc:`chapter 5 </book/05_real_images>`, equation :eq:`eq-power-law-fit`.
-    """
-    lam = np.sort(_eigenvalues(eigenvalues))[::-1]
-    lo, hi = (check_positive_int(v, "window") for v in window)
-    if not lo < hi <= lam.size:
-        raise ValueError(f"window must satisfy 1 <= lo < hi <= {lam.size}, got {window}")
-    sel = lam[lo - 1:hi]
-    if np.any(sel <= 0):
-        raise ValueError("the window contains zero eigenvalues; choose ranks with positive variance")
-    slope, intercept = np.polyfit(np.log(np.arange(lo, hi + 1)), np.log(sel), 1)
-    return float(-slope), float(np.exp(intercept))
+from .. import _checks
+from .. import kl as _kl, linear as _linear, measures as _measures, spectra as _spectra, stats as _stats
+from .._checks import check_nonnegative, check_positive_int
+from ..kl import gaussian_kl
+from ..linear import LinearDiffusion
+from ..measures import naive_measure
+from ..progress import progress
+from ..schedule import Schedule
+from ..spectra import _eigenvalues
+from ..stats import empirical_stats
+from . import cache
+from .covariance import dataset_spectrum
 
 
 def gaussian_surrogate(eigenvalues, Ns, schedule: Schedule, cs=(0.0,), reps: int = 2, seed: int = 0) -> dict:
@@ -70,7 +39,7 @@ def gaussian_surrogate(eigenvalues, Ns, schedule: Schedule, cs=(0.0,), reps: int
     - ``cov_error``: the naive measure ||Sigma_0 - Sigma||_F^2 / ||Sigma||_F^2
       (:func:`lindiff.measures.naive_measure`), independent of c.
 
-    Results are cached on disk (:func:`lindiff.cache.cached_arrays`), keyed by the spectrum, the
+    Results are cached on disk (:func:`lindiff.data.cache.cached_arrays`), keyed by the spectrum, the
     schedule and every argument.
 
     Returns
@@ -117,7 +86,7 @@ def gaussian_surrogate(eigenvalues, Ns, schedule: Schedule, cs=(0.0,), reps: int
     key = {"spectrum": cache.arrays_digest({"eigenvalues": lam}),
            "schedule": cache.arrays_digest({"betas": schedule.betas}), "Ns": Ns, "cs": cs,
            "reps": reps, "seed": seed,
-           "code": cache.source_digest(sys.modules[__name__], _linear, _kl, _measures, _stats, _checks)}
+           "code": cache.source_digest(sys.modules[__name__], _linear, _kl, _measures, _spectra, _stats, _checks)}
     out = cache.cached_arrays("surrogate", key, compute)
     out.update(Ns=np.array(Ns), cs=np.array(cs))
     return out
@@ -144,53 +113,9 @@ def learning_curve(name: str, Ns, true_mean, true_cov, schedule: Schedule, cs=(0
     cs = [check_nonnegative(c, "c") for c in cs]
     out = {"train_loss": np.empty((len(cs), len(Ns))), "test_loss": np.empty((len(cs), len(Ns)))}
     for j, N in enumerate(progress(Ns, desc=f"learning curve {name}")):
-        mean, evals, evecs = data.dataset_spectrum(name, n=N, **preprocessing)
+        mean, evals, evecs = dataset_spectrum(name, n=N, **preprocessing)
         for i, c in enumerate(cs):
             model = LinearDiffusion(mean, evals, evecs, schedule, c)
             out["train_loss"][i, j] = model.train_loss()
             out["test_loss"][i, j] = model.test_loss(true_mean, true_cov)
     return out
-
-
-def tile_images(X, image_shape, ncols: int, pad: int = 1, fill: float = np.nan) -> np.ndarray:
-    """Arrange the rows of X as images in a grid: an array (rows*(h+pad)-pad, ncols*(w+pad)-pad[, 3])."""
-    X = as_finite_array(X, "X", ndim=2)
-    shape = tuple(int(s) for s in image_shape)
-    if len(shape) not in (2, 3) or int(np.prod(shape)) != X.shape[1]:
-        raise ValueError(f"image_shape {image_shape} does not match rows of length {X.shape[1]}")
-    ncols = check_positive_int(ncols, "ncols")
-    nrows = -(-X.shape[0] // ncols)
-    h, w = shape[:2]
-    grid = np.full((nrows * (h + pad) - pad, ncols * (w + pad) - pad) + shape[2:], fill)
-    for k, row in enumerate(X):
-        i, j = divmod(k, ncols)
-        grid[i * (h + pad):i * (h + pad) + h, j * (w + pad):j * (w + pad) + w] = row.reshape(shape)
-    return grid
-
-
-def show_images(ax, X, image_shape, ncols: int, scale: str = "pm1", symmetric: bool = False, title=None):
-    """Draw the rows of X as an image grid on a matplotlib axes.
-
-    ``scale`` gives the pixel range ("pm1": [-1, 1], "unit": [0, 1]); values outside it are clipped.
-    With ``symmetric=True`` (e.g. eigenvectors) each image is divided by its largest absolute value
-    and shown on a diverging colour map centred at 0 (grey images only).
-    """
-    X = as_finite_array(X, "X", ndim=2)
-    if symmetric:
-        if len(image_shape) != 2:
-            raise ValueError("symmetric=True is for grey images")
-        peak = np.max(np.abs(X), axis=1, keepdims=True)
-        grid = tile_images(X / np.where(peak > 0, peak, 1.0), image_shape, ncols)
-        ax.imshow(grid, cmap="RdBu_r", vmin=-1, vmax=1, interpolation="nearest")
-    else:
-        lo = {"pm1": -1.0, "unit": 0.0}.get(scale)
-        if lo is None:
-            raise ValueError(f"scale must be 'pm1' or 'unit', got {scale!r}")
-        unit = np.clip((X - lo) / (1.0 - lo), 0.0, 1.0)
-        grid = tile_images(unit, image_shape, ncols, fill=1.0)
-        ax.imshow(grid, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
-    ax.set_xticks([])
-    ax.set_yticks([])
-    if title:
-        ax.set_title(title, fontsize=9)
-    return ax
