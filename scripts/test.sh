@@ -4,4 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 source scripts/env.sh
-exec .venv/bin/python -m pytest -rs --nbval-lax --nbval-cell-timeout=600 tests book "$@"
+exec .venv/bin/python -m pytest -rs --nbval-lax --nbval-sanitize-with scripts/nbval-sanitize.cfg \
+  --nbval-cell-timeout=600 tests book "$@"
