@@ -1,6 +1,8 @@
-"""Progress bars for long loops, silenced with ``LINDIFF_PROGRESS=0``."""
+"""Progress bars for long loops, silenced with ``LINDIFF_PROGRESS=0`` or, in one thread, :func:`quiet`."""
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import os
 
 try:
@@ -9,9 +11,28 @@ except ImportError:  # a bare machine (e.g. a GPU box running scripts/): loops r
     tqdm = None
 
 
+_QUIET = contextvars.ContextVar("lindiff_quiet", default=False)
+
+
 def progress_enabled() -> bool:
-    """False when the environment variable ``LINDIFF_PROGRESS`` is ``0``, ``false`` or ``no``."""
+    """False inside :func:`quiet`, or when the environment variable ``LINDIFF_PROGRESS`` is ``0``, ``false`` or ``no``."""
+    if _QUIET.get():
+        return False
     return os.environ.get("LINDIFF_PROGRESS", "1").strip().lower() not in {"0", "false", "no", "off"}
+
+
+@contextlib.contextmanager
+def quiet():
+    """No progress bars inside this block, in this thread only (other threads keep theirs).
+
+    The explorers draw inside it: a progress bar is a widget of its own, and one shown from a
+    widget callback leaves "Error displaying widget: model not found" in the notebook.
+    """
+    token = _QUIET.set(True)
+    try:
+        yield
+    finally:
+        _QUIET.reset(token)
 
 
 def progress(iterable, **kwargs):
