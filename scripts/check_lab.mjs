@@ -10,8 +10,8 @@
 // runtime and workspace folders. Progress bars are left on, as a reader has them. For each notebook:
 // open it, run all cells (Run > Run All Cells) and require no error output; then, for every explorer
 // (.lindiff-explorer, from lindiff/explore.py), change every control: each slider by a drag, an
-// arrow key and typing into its readout box (more typed changes in a row, across the sliders, to
-// reach TYPED_IN_A_ROW), each dropdown by a selection and an arrow key. After each change it waits
+// arrow key and typing into its readout box, then TYPED_IN_A_ROW values typed in a row round the
+// sliders without waiting; each dropdown by a selection and an arrow key. After each change it waits
 // for the kernel to be idle and the explorer to have drawn, and requires that the explorer holds
 // exactly one figure, that the figure changed, and that no traceback or "model not found" appeared
 // anywhere in the notebook at any moment (a MutationObserver records every one). Every pre-rendered
@@ -33,7 +33,7 @@ const jupyter = path.join(root, ".venv", "bin", "jupyter");
 const browserPath = process.env.CHROMIUM || "/usr/bin/chromium";
 const notebooks = (process.argv.length > 2 ? process.argv.slice(2) : ["02_linear_model", "05_real_images", "06_early_stopping"]
   .map((n) => path.join(root, "book", `${n}.ipynb`))).map((p) => path.resolve(p));
-const TYPED_IN_A_ROW = 21;
+const TYPED_IN_A_ROW = 20;
 const runAllTimeoutMs = 300_000;
 const drawTimeoutMs = 60_000;
 const shotDir = path.join(root, "_build", "screenshots-lab");
@@ -125,6 +125,13 @@ try {
     ],
     viewport: { width: 1280, height: 1000 },
   });
+  // a figure's identity: the SHA-256 of its image bytes (data: or blob: URL alike)
+  await context.addInitScript(() => {
+    window.__ldImageHash = async (img) => {
+      const digest = await crypto.subtle.digest("SHA-256", await (await fetch(img.src)).arrayBuffer());
+      return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+    };
+  });
   const blocked = [];
   await context.route("**/*", (route) => {
     const url = route.request().url();
@@ -165,7 +172,8 @@ async function checkNotebook(name) {
   page.on("pageerror", (err) => problems.push(`JavaScript error: ${err.message.split("\n")[0]}`));
   const slug = name.replace(/\.ipynb$/, "");
   try {
-    await page.goto(`${origin}/lab/tree/${encodeURIComponent(name)}?token=${token}`, { waitUntil: "load" });
+    // a workspace of its own, so that Lab reopens no earlier notebook
+    await page.goto(`${origin}/lab/workspaces/${encodeURIComponent(slug)}/tree/${encodeURIComponent(name)}?token=${token}`, { waitUntil: "load" });
     await page.locator(".jp-NotebookPanel .jp-Cell").first().waitFor({ timeout: 90_000 });
     // Lab may ask which kernel to start; a reader accepts the one the notebook names
     for (let t0 = Date.now(); ;) {
@@ -229,6 +237,7 @@ async function checkNotebook(name) {
       /** After a change: wait, then the explorer must hold one figure that differs from the last one. */
       const after = async (what) => {
         const t0 = Date.now();
+        await answered(ex, last);
         await drawn(page, ex);
         redraws.push((Date.now() - t0) / 1000);
         const now = await figureState(page, ex, `${label}, ${what}`, problems);
@@ -274,19 +283,18 @@ async function checkNotebook(name) {
       // many typed changes in a row, round the sliders, without waiting in between
       const n = await sliders.count();
       if (n) {
-        const rounds = Math.max(0, TYPED_IN_A_ROW - facts.typed);
-        for (let k = 0; k < rounds; k++) {
+        for (let k = 0; k < TYPED_IN_A_ROW; k++) {
           await typeInto(page, sliders.nth(k % n), ((k * 0.618034) % 0.9) + 0.05);
           facts.typed++;
         }
-        if (rounds) await after(`${rounds} values typed in a row`);
+        await after(`${TYPED_IN_A_ROW} values typed in a row`);
       }
       await ex.screenshot({ path: path.join(shotDir, `${slug}--explorer-${i + 1}.png`) });
     }
     if (redraws.length) facts.redraw = `${Math.min(...redraws).toFixed(1)}-${Math.max(...redraws).toFixed(1)} s`;
 
     // ---- pre-rendered frame sliders answer the keyboard too
-    const frames = page.locator(".jp-NotebookPanel .lindiff-frame-slider");
+    const frames = page.locator(".jp-NotebookPanel .lindiff-frame-slider:visible");
     facts.sliders = await frames.count();
     for (let i = 0; i < facts.sliders; i++) {
       const range = frames.nth(i).locator("input.ld-range");
@@ -316,6 +324,21 @@ async function kernelIdle(page, timeout) {
     null, { timeout, polling: 100 });
 }
 
+/** Wait (at most 20 s) until the kernel has taken up a change: a redraw is due or the figure differs from `last`. */
+async function answered(ex, last) {
+  await ex.evaluate((el, last) => new Promise((resolve) => {
+    const t0 = Date.now();
+    const poll = async () => {
+      const img = el.querySelector("img");
+      let hash = null;
+      if (img) hash = await window.__ldImageHash(img);
+      if (el.classList.contains("lindiff-drawing") || hash !== last || Date.now() - t0 > 20_000) resolve();
+      else setTimeout(poll, 100);
+    };
+    poll();
+  }), last);
+}
+
 /** Wait until the kernel is idle and the explorer has drawn (no redraw due), twice in a row 0.3 s apart. */
 async function drawn(page, ex) {
   for (let stable = 0; stable < 2;) {
@@ -339,9 +362,7 @@ async function figureState(page, ex, what, problems) {
     const imgs = [...el.querySelectorAll("img")];
     const text = el.innerText;
     if (imgs.length !== 1) return { n: imgs.length, text };
-    const buf = await (await fetch(imgs[0].src)).arrayBuffer();
-    const digest = await crypto.subtle.digest("SHA-256", buf);
-    return { n: 1, text, hash: [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("") };
+    return { n: 1, text, hash: await window.__ldImageHash(imgs[0]) };
   });
   if (state.n !== 1) problems.push(`${what}: ${state.n} figures in the explorer, expected 1`);
   if (/Traceback|Error/.test(state.text)) problems.push(`${what}: error in the explorer: ${state.text.replace(/\s+/g, " ").slice(0, 200)}`);
@@ -353,11 +374,12 @@ async function typeInto(page, slider, frac) {
   const handle = slider.locator(".noUi-handle");
   const [lo, hi, now] = await Promise.all(["aria-valuemin", "aria-valuemax", "aria-valuenow"].map((a) => handle.getAttribute(a).then(Number)));
   const readout = slider.locator(".widget-readout");
-  const shown = Number(await readout.textContent());
+  const readoutText = (await readout.textContent()).trim();
+  const shown = Number(readoutText);
   // a log slider's handle moves in exponents while its readout shows the value
   const log = Math.abs(shown - 10 ** now) < Math.abs(shown - now) && Math.abs(shown - now) > 1e-9;
   const x = lo + frac * (hi - lo);
-  const text = log ? (10 ** x).toPrecision(3) : Number.isInteger(lo) && Number.isInteger(hi) && !String(shown).includes(".") ? String(Math.round(x)) : x.toFixed(2);
+  const text = log ? (10 ** x).toPrecision(3) : readoutText.includes(".") ? x.toFixed(2) : String(Math.round(x));
   await readout.click();
   await page.keyboard.press("Control+A");
   await page.keyboard.type(text);
