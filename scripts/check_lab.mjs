@@ -155,6 +155,7 @@ for (const r of results) {
     + `changes ${f.changes ?? "-"}, typed ${f.typed ?? "-"}, redraw ${f.redraw ?? "-"}, frame sliders ${f.sliders ?? "-"}, `
     + `errors seen ${f.errorsSeen ?? "-"}; ${r.seconds.toFixed(1)} s)`);
   for (const s of f.starts || []) console.log(`       starts at ${s}`);
+  for (const s of f.notes || []) console.log(`       note: ${s}`);
   for (const p of r.problems) console.log(`       - ${p}`);
   if (r.problems.length) failed++;
 }
@@ -228,6 +229,7 @@ async function checkNotebook(name) {
     facts.changes = 0;
     facts.typed = 0;
     facts.starts = [];
+    facts.notes = [];
     const redraws = [];
     for (let i = 0; i < facts.explorers; i++) {
       const ex = explorers.nth(i);
@@ -237,6 +239,7 @@ async function checkNotebook(name) {
       const sliders = ex.locator(".widget-slider");
       const dropdowns = ex.locator(".widget-dropdown select");
       const toggles = ex.locator(".widget-toggle-buttons");
+      const typable = [];
       facts.starts.push(await ex.evaluate((el) => [...el.querySelectorAll(".widget-slider, .widget-dropdown, .widget-toggle-buttons")]
         .map((w) => `${w.querySelector(".widget-label")?.textContent} = ${w.querySelector(".widget-readout")?.textContent
           ?? w.querySelector("select")?.value ?? w.querySelector("button.mod-active")?.textContent}`).join(", ")));
@@ -271,10 +274,15 @@ async function checkNotebook(name) {
         await handle.focus();
         await page.keyboard.press(x1 > x0 ? "ArrowLeft" : "ArrowRight");
         await after(`arrow key on ${name_}`);
-        // typing into the readout box (a selection slider's readout is not editable)
-        if (await typeInto(page, slider, 0.37 + 0.21 * s)) {
+        // typing into the readout box, far from the current value (a selection slider's readout
+        // is editable but ignores what is typed: ipywidgets 8)
+        const at = await handle.evaluate((h) => (h.ariaValueNow - h.ariaValueMin) / (h.ariaValueMax - h.ariaValueMin));
+        if (await typeInto(page, slider, at < 0.5 ? 0.8 : 0.2)) {
+          typable.push(slider);
           facts.typed++;
           await after(`value typed into ${name_}`);
+        } else {
+          facts.notes.push(`the readout of ${name_} takes no typed value`);
         }
       }
       for (let s = 0; s < await dropdowns.count(); s++) {
@@ -297,12 +305,10 @@ async function checkNotebook(name) {
           await after(`click on ${text}`);
         }
       }
-      // many typed changes in a row, round the sliders with editable readouts, without waiting in between
-      const typable = ex.locator(".widget-slider:has(.widget-readout[contenteditable='true'])");
-      const n = await typable.count();
-      if (n) {
+      // many typed changes in a row, round the sliders that take typed values, without waiting in between
+      if (typable.length) {
         for (let k = 0; k < TYPED_IN_A_ROW; k++) {
-          await typeInto(page, typable.nth(k % n), ((k * 0.618034) % 0.9) + 0.05);
+          await typeInto(page, typable[k % typable.length], ((k * 0.618034) % 0.9) + 0.05);
           facts.typed++;
         }
         await after(`${TYPED_IN_A_ROW} values typed in a row`);
@@ -387,9 +393,11 @@ async function figureState(page, ex, what, problems) {
   return state.hash ?? null;
 }
 
-/** Type a value at fraction `frac` of the slider's range into its readout box and press Enter; false if it has none. */
+/**
+ * Type a value at fraction `frac` of the slider's range into its readout box and press Enter.
+ * Returns whether the slider took it (its handle moved).
+ */
 async function typeInto(page, slider, frac) {
-  if ((await slider.locator(".widget-readout[contenteditable='true']").count()) === 0) return false;
   const handle = slider.locator(".noUi-handle");
   const [lo, hi, now] = await Promise.all(["aria-valuemin", "aria-valuemax", "aria-valuenow"].map((a) => handle.getAttribute(a).then(Number)));
   const readout = slider.locator(".widget-readout");
@@ -403,5 +411,7 @@ async function typeInto(page, slider, frac) {
   await page.keyboard.press("Control+A");
   await page.keyboard.type(text);
   await page.keyboard.press("Enter");
-  return true;
+  if (Number(await handle.getAttribute("aria-valuenow")) !== now) return true;
+  await readout.evaluate((el, t) => { el.textContent = t; }, readoutText); // put back what it showed
+  return false;
 }
