@@ -49,6 +49,11 @@ def render_png(draw, params: dict, dpi: int) -> bytes:
     -------
     bytes
         The PNG file (no timestamp metadata, so the bytes are reproducible).
+
+    Raises
+    ------
+    ValueError
+        If ``draw`` returns no Figure, or a pyplot one.
     """
     with _DRAW_LOCK, quiet():
         fig = draw(**params)
@@ -67,7 +72,8 @@ class Explorer(widgets.VBox):
 
     Changes that arrive while a frame is being drawn coalesce: the next frame uses the controls'
     latest values. While a redraw is due the box carries the CSS class ``lindiff-drawing``. An
-    exception in ``draw`` is shown as a traceback below the last good figure.
+    exception in ``draw`` on a redraw is shown as a traceback below the last good figure (on the
+    first frame it is raised).
 
     Build it with :func:`interactive`.
     """
@@ -80,7 +86,8 @@ class Explorer(widgets.VBox):
         self._due = self._scheduled = False
         super().__init__([*controls.values(), self._image, self._error])
         self.add_class("lindiff-explorer")
-        self._show()  # the first frame, before the cell's output appears
+        # the first frame, before the cell's output appears; an error here fails the cell
+        self._image.value = render_png(draw, self.params, dpi)
         for control in controls.values():
             control.observe(self._changed, names="value")
 

@@ -10,13 +10,15 @@
 // runtime and workspace folders. Progress bars are left on, as a reader has them. For each notebook:
 // open it, run all cells (Run > Run All Cells) and require no error output; then, for every explorer
 // (.lindiff-explorer, from lindiff/explore.py), change every control: each slider by a drag, an
-// arrow key and typing into its readout box, then TYPED_IN_A_ROW values typed in a row round the
-// sliders without waiting; each dropdown by a selection and an arrow key; each toggle button by a click. After each change it waits
-// for the kernel to be idle and the explorer to have drawn, and requires that the explorer holds
-// exactly one figure, that the figure changed, and that no traceback or "model not found" appeared
-// anywhere in the notebook at any moment (a MutationObserver records every one). Every pre-rendered
-// frame slider must answer an arrow key. Requests to other hosts are blocked and reported.
-// Every kernel, the server and the browser are stopped at the end, also on failure or interrupt.
+// arrow key and a value typed into its readout box (if it takes one), then TYPED_IN_A_ROW values
+// typed in a row round the sliders without waiting; each dropdown by a selection and an arrow key;
+// each toggle button by a click. After each change it waits for the kernel to be idle and the
+// explorer to have drawn, and requires that the explorer holds exactly one figure, that the figure
+// changed, and that no traceback or "model not found" appeared anywhere in the notebook at any
+// moment (a MutationObserver records every one). Every pre-rendered frame slider must answer an
+// arrow key. Uncaught JavaScript errors fail the check (but for one JupyterLab bug of its own), and
+// requests to other hosts are blocked and reported. Every kernel, the server and the browser are
+// stopped at the end, also on failure or interrupt. Screenshots go to _build/screenshots-lab/.
 // Exit status 1 if any check fails, 2 if it cannot start.
 import { spawn } from "node:child_process";
 import crypto from "node:crypto";

@@ -139,11 +139,14 @@ def test_interactive_builds_controls_and_a_first_frame():
     assert "lindiff-explorer" in w._dom_classes and "k, n" in repr(w)
 
 
-def test_interactive_rejects_no_controls_and_bad_abbreviations():
+def test_interactive_rejects_no_controls_bad_abbreviations_and_a_broken_first_frame():
     with pytest.raises(ValueError, match="at least one control"):
         explore.interactive(_draw)
     with pytest.raises(ValueError, match="control k=None"):
         explore.interactive(_draw, k=None)
+    with pytest.raises(ValueError, match="not pyplot"):
+        explore.interactive(lambda k=1: plt.subplots()[0], k=(0, 2))
+    plt.close("all")
 
 
 def test_interactive_coalesces_rapid_changes_and_shows_the_last():
