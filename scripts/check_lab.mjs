@@ -15,7 +15,8 @@
 // each toggle button by a click. After each change it waits for the kernel to be idle and the
 // explorer to have drawn, and requires that the explorer holds exactly one figure, that the figure
 // changed, and that no traceback or "model not found" appeared anywhere in the notebook at any
-// moment (a MutationObserver records every one). Every pre-rendered frame slider must answer an
+// moment (a MutationObserver records every one). No MyST role may show as raw markup in a rendered
+// markdown cell (jupyterlab-myst renders them). Every pre-rendered frame slider must answer an
 // arrow key. Uncaught JavaScript errors fail the check (but for one JupyterLab bug of its own), and
 // requests to other hosts are blocked and reported. Every kernel, the server and the browser are
 // stopped at the end, also on failure or interrupt. Screenshots go to _build/screenshots-lab/.
@@ -155,7 +156,7 @@ for (const r of results) {
   const f = r.facts;
   console.log(`${r.problems.length ? "FAIL" : "ok  "} ${r.notebook}  (run all ${f.runAll ?? "-"} s, explorers ${f.explorers ?? "-"}, `
     + `changes ${f.changes ?? "-"}, typed ${f.typed ?? "-"}, redraw ${f.redraw ?? "-"}, frame sliders ${f.sliders ?? "-"}, `
-    + `errors seen ${f.errorsSeen ?? "-"}; ${r.seconds.toFixed(1)} s)`);
+    + `errors seen ${f.errorsSeen ?? "-"}, markdown cells ${f.markdown ?? "-"}; ${r.seconds.toFixed(1)} s)`);
   for (const s of f.starts || []) console.log(`       starts at ${s}`);
   for (const s of f.notes || []) console.log(`       note: ${s}`);
   for (const p of r.problems) console.log(`       - ${p}`);
@@ -222,9 +223,18 @@ async function checkNotebook(name) {
       .map((el) => el.innerText).filter((t) => /Error|Traceback/.test(t)).map((t) => t.trim().split("\n").slice(-1)[0]));
     for (const e of cellErrors) problems.push(`error output after Run All: ${e.slice(0, 200)}`);
 
+    // ---- MyST: after Run All, jupyterlab-myst has rendered every markdown cell, and no role is left as
+    // raw markup ({cite:p}`...`; glued values and citations show as their keys: it reads no glue or .bib)
+    const raw = await page.evaluate(() => [...document.querySelectorAll(".jp-MarkdownCell .myst, .jp-MarkdownCell .jp-RenderedMarkdown")]
+      .map((e) => e.textContent).join("\n").match(/\{[a-z]+(:[a-z]+)?\}`[^`]*`/g) || []);
+    facts.markdown = await page.locator(".jp-MarkdownCell .myst").count();
+    for (const r of [...new Set(raw)].slice(0, 5)) problems.push(`raw MyST role in rendered markdown: ${r}`);
+    const cells = JSON.parse(fs.readFileSync(path.join(dirs.notebooks, name), "utf8")).cells;
+    const nMarkdown = cells.filter((c) => c.cell_type === "markdown").length;
+    if (facts.markdown !== nMarkdown) problems.push(`${facts.markdown} of ${nMarkdown} markdown cells rendered by jupyterlab-myst (.myst)`);
+
     // ---- explorers
-    const expected = JSON.parse(fs.readFileSync(path.join(dirs.notebooks, name), "utf8")).cells
-      .filter((c) => c.cell_type === "code" && /(^|[^.\w])interactive\(/m.test([].concat(c.source).join(""))).length;
+    const expected = cells.filter((c) => c.cell_type === "code" && /(^|[^.\w])interactive\(/m.test([].concat(c.source).join(""))).length;
     const explorers = page.locator(".jp-NotebookPanel .lindiff-explorer");
     facts.explorers = await explorers.count();
     if (facts.explorers !== expected) problems.push(`${facts.explorers} explorers shown, ${expected} cells call interactive(`);
