@@ -1,6 +1,9 @@
-"""Progress bars for long loops, silenced with ``LINDIFF_PROGRESS=0`` or tqdm's own ``TQDM_DISABLE=1``."""
+"""Progress bars for long loops, silenced with ``LINDIFF_PROGRESS=0``, tqdm's own ``TQDM_DISABLE=1``
+or, in one thread, :func:`quiet`."""
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import os
 
 try:
@@ -10,13 +13,29 @@ except ImportError:  # a bare machine (e.g. a GPU box running scripts/): loops r
 
 _OFF = {"0", "false", "no", "off"}
 _ON = {"1", "true", "yes", "on"}
+_QUIET = contextvars.ContextVar("lindiff_quiet", default=False)
 
 
 def progress_enabled() -> bool:
-    """False when ``LINDIFF_PROGRESS`` is 0/false/no/off or ``TQDM_DISABLE`` is 1/true/yes/on."""
-    if os.environ.get("LINDIFF_PROGRESS", "1").strip().lower() in _OFF:
+    """False inside :func:`quiet`, when ``LINDIFF_PROGRESS`` is 0/false/no/off, or when
+    ``TQDM_DISABLE`` is 1/true/yes/on."""
+    if _QUIET.get() or os.environ.get("LINDIFF_PROGRESS", "1").strip().lower() in _OFF:
         return False
     return os.environ.get("TQDM_DISABLE", "").strip().lower() not in _ON
+
+
+@contextlib.contextmanager
+def quiet():
+    """No progress bars inside this block, in this thread only (other threads keep theirs).
+
+    The explorers draw inside it: a progress bar is a widget of its own, and one shown from a
+    widget callback leaves "Error displaying widget: model not found" in the notebook.
+    """
+    token = _QUIET.set(True)
+    try:
+        yield
+    finally:
+        _QUIET.reset(token)
 
 
 def progress(iterable, **kwargs):

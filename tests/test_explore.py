@@ -1,23 +1,49 @@
 """Explorers and progress bars."""
+import io
 import json
 import re
+import threading
+import time
 
+import ipywidgets as widgets
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from PIL import Image  # noqa: E402
 
 from lindiff.book import explore  # noqa: E402
-from lindiff.progress import progress, progress_enabled  # noqa: E402
+from lindiff.progress import progress, progress_enabled, quiet  # noqa: E402
 
 
 def _draw(k):
-    fig, ax = plt.subplots(figsize=(2, 1.5))
+    fig = Figure(figsize=(2, 1.5))
+    ax = fig.subplots()
     ax.plot([0, 1, 2], [0, k, 2 * k])
     ax.set_xlabel("x")
     ax.set_ylabel("y")
     return fig
+
+
+def _draw_math(k=1.0, n=3):
+    """A figure full of math text and a tight layout: the parts that broke under threads."""
+    fig = Figure(figsize=(3, 2))
+    for i, ax in enumerate(fig.subplots(1, n)):
+        ax.plot([0, 1], [0, k * (i + 1)], label=rf"$\rho_N = \mathcal{{N}}(\mu_0, \Sigma_0 + {k:g}\,\mathrm{{Id}})$")
+        ax.set_title(rf"$\beta_\mathrm{{max}} = {k:.3g}$, $\frac{{{i}}}{{{n}}}$")
+        ax.set_xlabel(r"$x^{(1)}$")
+        ax.legend(fontsize=5)
+    fig.tight_layout()
+    return fig
+
+
+def _wait_drawn(explorer, timeout=20.0):
+    end = time.monotonic() + timeout
+    while "lindiff-drawing" in explorer._dom_classes:
+        assert time.monotonic() < end, "the explorer never finished redrawing"
+        time.sleep(0.01)
 
 
 def _frames(html):
@@ -56,6 +82,7 @@ def test_frame_slider_escapes_the_label():
         (dict(draw=_draw, values=[], label="k"), "values is empty"),
         (dict(draw=_draw, values=[1, 2], label="k", default_index=2), r"default_index must be in 0\.\.1"),
         (dict(draw=lambda k: None, values=[1], label="k"), "draw must return a matplotlib Figure"),
+        (dict(draw=lambda k: plt.subplots()[0], values=[1], label="k"), "not pyplot"),
     ],
 )
 def test_frame_slider_rejects_bad_input(kwargs, match):
@@ -63,10 +90,98 @@ def test_frame_slider_rejects_bad_input(kwargs, match):
         explore.frame_slider(**kwargs)
 
 
-def test_interactive_builds_a_widget():
-    w = explore.interactive(lambda k: _draw(k), k=(0.0, 2.0, 0.5))
-    assert w.children[0].description == "k"
+def test_frame_slider_keeps_its_keys_from_jupyterlab_shortcuts():
+    assert 'data-lm-suppress-shortcuts="true"' in explore.frame_slider(_draw, [1.0], "k").data
+
+
+def test_render_png_from_many_threads_gives_complete_identical_images():
+    reference = explore.render_png(_draw_math, {"k": 0.5}, 60)
+    results, errors = [], []
+
+    def work():
+        try:
+            for _ in range(4):
+                results.append(explore.render_png(_draw_math, {"k": 0.5}, 60))
+        except Exception as exc:  # collected: an exception in a thread would not fail the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len(results) == 32 and all(r == reference for r in results)
+    with Image.open(io.BytesIO(reference)) as im:
+        im.verify()
+
+
+def test_render_png_shows_no_progress_bar_and_leaves_other_threads_alone(monkeypatch):
+    monkeypatch.setenv("LINDIFF_PROGRESS", "1")
+    seen = []
+
+    def draw():
+        seen.append(progress_enabled())
+        return _draw(1.0)
+
+    explore.render_png(draw, {}, 50)
+    assert seen == [False] and progress_enabled()
+
+
+def test_interactive_builds_controls_and_a_first_frame():
+    w = explore.interactive(_draw_math, k=widgets.FloatSlider(value=0.5, min=0.0, max=2.0), n=[1, 2, 3])
+    k, n, image, error = w.children
+    assert (k.description, n.description) == ("k", "n")
+    assert n.value == 3  # an abbreviation starts at draw's default
+    assert w.params == {"k": 0.5, "n": 3}
+    assert image.value == explore.render_png(_draw_math, {"k": 0.5, "n": 3}, 100)
+    assert error.layout.display == "none"
+    assert "lindiff-explorer" in w._dom_classes and "k, n" in repr(w)
+
+
+def test_interactive_rejects_no_controls_bad_abbreviations_and_a_broken_first_frame():
+    with pytest.raises(ValueError, match="at least one control"):
+        explore.interactive(_draw)
+    with pytest.raises(ValueError, match="control k=None"):
+        explore.interactive(_draw, k=None)
+    with pytest.raises(ValueError, match="not pyplot"):
+        explore.interactive(lambda k=1: plt.subplots()[0], k=(0, 2))
     plt.close("all")
+
+
+def test_interactive_coalesces_rapid_changes_and_shows_the_last():
+    calls = []
+
+    def slow(k=0.0, n=2):
+        calls.append(k)
+        time.sleep(0.05)
+        return _draw_math(k, n)
+
+    w = explore.interactive(slow, k=widgets.FloatSlider(value=0.0, min=0.0, max=2.0, step=0.05), n=[1, 2])
+    k = w.children[0]
+    for i in range(1, 31):  # a drag: 30 values in quick succession
+        k.value = i * 0.05
+    _wait_drawn(w)
+    assert len(calls) <= 4, f"{len(calls)} redraws for one drag"
+    assert calls[-1] == pytest.approx(1.5)
+    assert w.children[2].value == explore.render_png(_draw_math, {"k": 1.5, "n": 2}, 100)
+
+
+def test_interactive_shows_an_error_below_the_last_good_figure_and_recovers():
+    def draw(k=1.0):
+        if k < 0:
+            raise RuntimeError("negative k")
+        return _draw(k)
+
+    w = explore.interactive(draw, k=widgets.FloatSlider(value=1.0, min=-1.0, max=2.0))
+    good = w.children[1].value
+    w.children[0].value = -1.0
+    _wait_drawn(w)
+    assert w.children[1].value == good
+    assert w.children[2].layout.display is None and "RuntimeError: negative k" in w.children[2].value
+    w.children[0].value = 2.0
+    _wait_drawn(w)
+    assert w.children[2].layout.display == "none" and w.children[1].value != good
 
 
 def test_progress_switch(monkeypatch):
@@ -74,4 +189,7 @@ def test_progress_switch(monkeypatch):
     assert not progress_enabled()
     assert list(progress(range(3))) == [0, 1, 2]
     monkeypatch.setenv("LINDIFF_PROGRESS", "1")
+    assert progress_enabled()
+    with quiet():
+        assert not progress_enabled()
     assert progress_enabled()

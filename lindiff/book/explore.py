@@ -1,52 +1,168 @@
 """Explorers: interactive figures with a kernel (ipywidgets) and without one (pre-rendered frames).
 
-A chapter writes one drawing function ``draw(**params) -> matplotlib Figure`` and shows it twice:
-:func:`interactive` for readers who run the notebook, :func:`frame_slider` for readers of the
+A chapter writes one drawing function ``draw(**params) -> matplotlib.figure.Figure`` and shows it
+twice: :func:`interactive` for readers who run the notebook, :func:`frame_slider` for readers of the
 built website, where Python callbacks never run.
+
+``draw`` builds its figure with ``matplotlib.figure.Figure``, not with pyplot. JupyterLab 4.4+
+sends widget messages over kernel subshells, which ipykernel 7 handles on threads of their own;
+a pyplot figure is global state, so another thread (matplotlib's inline hook after a cell runs,
+another explorer) could draw it half-built. Every frame is drawn and rendered to PNG under one
+lock (matplotlib's math-text parser is shared too) and shown only once finished.
 """
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import html
+import inspect
 import io
 import json
+import threading
+import traceback
+from concurrent.futures import ThreadPoolExecutor
 
-import matplotlib.pyplot as plt
+import ipywidgets as widgets
+from matplotlib.figure import Figure
+
+from ..progress import quiet
+
+_DRAW_LOCK = threading.Lock()
+# one thread draws for every explorer: the widget-message threads only record that a redraw is due
+_WORKER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lindiff-explorer")
 
 
-def interactive(draw, **controls):
-    """An ``ipywidgets.interactive`` explorer for Jupyter (needs a running kernel).
+def render_png(draw, params: dict, dpi: int) -> bytes:
+    """Draw one figure and render it to PNG bytes, under the explorers' lock, without progress bars.
 
     Parameters
     ----------
     draw : callable
-        ``draw(**params)`` draws one matplotlib figure.
-    **controls
-        ipywidgets abbreviations or widgets, e.g. ``N=(2, 200, 1)`` or ``k=[0, 1, 2]``.
+        ``draw(**params) -> matplotlib.figure.Figure``; the figure must not come from pyplot.
+    params : dict
+        Keyword arguments of ``draw``.
+    dpi : int
+        Resolution of the PNG.
 
     Returns
     -------
-    ipywidgets.interactive
+    bytes
+        The PNG file (no timestamp metadata, so the bytes are reproducible).
+
+    Raises
+    ------
+    ValueError
+        If ``draw`` returns no Figure, or a pyplot one.
+    """
+    with _DRAW_LOCK, quiet():
+        fig = draw(**params)
+        if not isinstance(fig, Figure):
+            raise ValueError(f"draw must return a matplotlib Figure, got {type(fig).__name__}")
+        if fig.canvas.manager is not None:
+            raise ValueError("draw must build its figure with matplotlib.figure.Figure(...), not pyplot: "
+                             "a pyplot figure is visible to every thread of the kernel while it is drawn")
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
+    return buf.getvalue()
+
+
+class Explorer(widgets.VBox):
+    """Controls above a figure that is redrawn, off the message threads, when a control changes.
+
+    Changes that arrive while a frame is being drawn coalesce: the next frame uses the controls'
+    latest values. While a redraw is due the box carries the CSS class ``lindiff-drawing``. An
+    exception in ``draw`` on a redraw is shown as a traceback below the last good figure (on the
+    first frame it is raised).
+
+    Build it with :func:`interactive`.
+    """
+
+    def __init__(self, draw, controls: dict, dpi: int):
+        self._draw, self._controls, self._dpi = draw, controls, dpi
+        self._image = widgets.Image(format="png")
+        self._error = widgets.HTML(layout=widgets.Layout(display="none"))
+        self._state = threading.Lock()
+        self._due = self._scheduled = False
+        super().__init__([*controls.values(), self._image, self._error])
+        self.add_class("lindiff-explorer")
+        # the first frame, before the cell's output appears; an error here fails the cell
+        self._image.value = render_png(draw, self.params, dpi)
+        for control in controls.values():
+            control.observe(self._changed, names="value")
+
+    @property
+    def params(self) -> dict:
+        """The controls' current values, by parameter name."""
+        return {name: control.value for name, control in self._controls.items()}
+
+    def __repr__(self) -> str:
+        # the text a notebook shows where the widget cannot be drawn (a chapter not yet run)
+        return f"[explorer of {', '.join(self._controls)}: shown once the chapter's cells have run]"
+
+    def _changed(self, change) -> None:
+        with self._state:
+            self._due = True
+            if not self._scheduled:
+                self._scheduled = True
+                self.add_class("lindiff-drawing")
+                _WORKER.submit(self._redraw)
+
+    def _redraw(self) -> None:
+        while True:
+            with self._state:
+                if not self._due:
+                    self._scheduled = False
+                    self.remove_class("lindiff-drawing")
+                    return
+                self._due = False
+            self._show()
+
+    def _show(self) -> None:
+        try:
+            png = render_png(self._draw, self.params, self._dpi)
+        except Exception:  # shown to the reader, like a cell's traceback
+            self._error.value = f"<pre>{html.escape(traceback.format_exc())}</pre>"
+            self._error.layout.display = None
+            return
+        self._image.value = png
+        self._error.layout.display = "none"
+
+
+def interactive(draw, *, dpi: int = 100, **controls) -> Explorer:
+    """An explorer for Jupyter: controls and a figure redrawn by the running kernel.
+
+    Parameters
+    ----------
+    draw : callable
+        ``draw(**params) -> matplotlib.figure.Figure``, built without pyplot (see the module).
+    dpi : int
+        Resolution of the figure.
+    **controls
+        One per parameter of ``draw``: an ipywidgets widget (its ``value`` is the starting value),
+        or an ipywidgets abbreviation such as ``N=(2, 200, 1)`` or ``k=[0, 1, 2]``, which starts at
+        ``draw``'s default for that parameter when it has one.
+
+    Returns
+    -------
+    Explorer
         Display it as the last expression of a cell.
     """
-    import ipywidgets as widgets
-
-    def _show(**params):
-        draw(**params)
-        plt.show()
-
-    return widgets.interactive(_show, **controls)
-
-
-def _figure_png(fig, dpi: int) -> str:
-    """The figure as a PNG data URI (no timestamp metadata, so the bytes are reproducible); closes it."""
-    if not hasattr(fig, "savefig"):
-        raise ValueError(f"draw must return a matplotlib Figure, got {type(fig).__name__}")
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
-    plt.close(fig)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+    if not controls:
+        raise ValueError("interactive needs at least one control, e.g. N=(2, 200, 1)")
+    defaults = {name: p.default for name, p in inspect.signature(draw).parameters.items()}
+    built = {}
+    for name, abbrev in controls.items():
+        if isinstance(abbrev, widgets.ValueWidget):
+            control = abbrev
+        else:
+            control = widgets.interactive.widget_from_abbrev(abbrev, defaults.get(name, inspect.Parameter.empty))
+            if control is None:
+                raise ValueError(f"control {name}={abbrev!r} is neither a widget nor an ipywidgets abbreviation")
+        if not control.description:
+            control.description = name
+        built[name] = control
+    return Explorer(draw, built, dpi)
 
 
 def frame_slider(draw, values, label: str, *, default_index: int = 0, fmt: str = "{}", dpi: int = 72):
@@ -55,7 +171,8 @@ def frame_slider(draw, values, label: str, *, default_index: int = 0, fmt: str =
     Parameters
     ----------
     draw : callable
-        ``draw(value) -> matplotlib.figure.Figure`` for one value of the parameter.
+        ``draw(value) -> matplotlib.figure.Figure`` for one value of the parameter, built without
+        pyplot.
     values : sequence
         The parameter values, in slider order.
     label : str
@@ -64,12 +181,14 @@ def frame_slider(draw, values, label: str, *, default_index: int = 0, fmt: str =
         Frame shown first.
     fmt : str
         Format of the value beside the slider, e.g. ``"{:.2g}"``.
+    dpi : int
+        Resolution of the frames.
 
     Returns
     -------
     IPython.display.HTML
         Self-contained HTML (frames as inline PNG data URIs); renders in the built book and in
-        trusted notebooks.
+        trusted notebooks, and keeps its arrow keys from JupyterLab's shortcuts.
     """
     from IPython.display import HTML
 
@@ -78,13 +197,14 @@ def frame_slider(draw, values, label: str, *, default_index: int = 0, fmt: str =
         raise ValueError("values is empty; pass at least one parameter value")
     if not 0 <= default_index < len(values):
         raise ValueError(f"default_index must be in 0..{len(values) - 1}, got {default_index}")
-    frames = [_figure_png(draw(v), dpi) for v in values]
+    frames = ["data:image/png;base64," + base64.b64encode(render_png(functools.partial(draw, v), {}, dpi)).decode("ascii")
+              for v in values]
     shown = [fmt.format(v) for v in values]
     uid = "ld-" + hashlib.sha1("|".join([label, *shown, *frames]).encode()).hexdigest()[:10]
     name = html.escape(label)
     return HTML(f"""<div class="lindiff-frame-slider" id="{uid}">
 <label style="display: block">{name} = <span class="ld-value">{html.escape(shown[default_index])}</span><br>
-<input type="range" class="ld-range" min="0" max="{len(frames) - 1}" step="1" value="{default_index}" aria-label="{name}" style="width: 60%"></label><br>
+<input type="range" class="ld-range" data-lm-suppress-shortcuts="true" min="0" max="{len(frames) - 1}" step="1" value="{default_index}" aria-label="{name}" style="width: 60%"></label><br>
 <img class="ld-frame" src="{frames[default_index]}" alt="{name} explorer frame" style="max-width: 100%">
 <script>
 (function() {{
