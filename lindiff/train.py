@@ -17,7 +17,7 @@ t = 1..T), started from zero. Two objectives:
       L_t = || Id - sqrt(s) W_t ||_F^2 + a Tr(W_t Sigma_0 W_t^T) + || W_t ybar_t ||^2 + a c ||W_t||_F^2,
 
   which depends on the data only through mu_0 and Sigma_0 (ddof = 0). With ``bias="optimal"`` (b_t
-  held at -sqrt(a) mu_0) or centred data, W_t then follows :class:`lindiff.dynamics.GradientFlow`
+  held at -sqrt(a) mu_0) or centred data, W_t then follows :class:`lindiff.gradient_flow.GradientFlow`
   with ``discrete=True`` exactly; minibatch SGD follows it in expectation.
 
 Gradients are written out by hand (the loss is quadratic): for a sample at step t with
@@ -46,6 +46,7 @@ import torch
 from ._checks import (as_covariance, as_data_matrix, as_finite_array, as_mean, check_nonnegative, check_positive_int,
                       psd_eigh)
 from ._progress import progress
+from .sampler import affine_sampler_law
 from .schedule import Schedule
 from .stats import empirical_stats
 
@@ -75,49 +76,6 @@ def _check_steps(steps, schedule: Schedule) -> np.ndarray:
     return np.sort(arr)
 
 
-def affine_sampler_law(weights, biases, schedule: Schedule):
-    """Exact law of the ancestral sampler for eps(u, t) = W_t (u + b_t) with general matrices W_t.
-
-    The step u_{t-1} = A_t u_t + o_t + sigma_t z with A_t = (Id - g_t W_t) / sqrt(alpha_t),
-    o_t = -g_t W_t b_t / sqrt(alpha_t), g_t = beta_t / sqrt(1 - abar_t), is affine, so u_0 is Gaussian:
-
-        mean_{t-1} = A_t mean_t + o_t,   cov_{t-1} = A_t cov_t A_t^T + beta_t Id,   mean_T = 0, cov_T = Id.
-
-    The dense counterpart of :func:`lindiff.diagonal_sampler_law`, O(T d^3).
-
-    Parameters
-    ----------
-    weights : array_like, shape (T, d, d)
-    biases : array_like, shape (T, d)
-    schedule : Schedule
-
-    Returns
-    -------
-    mean : ndarray, shape (d,)
-    cov : ndarray, shape (d, d)
-
-
-    Defined in :doc:`chapter 6 </book/06_early_stopping>`: equation :eq:`eq-diagonal-sampler-law` with dense
-    weights, the affine recursion :eq:`eq-affine-sampler-step` of :doc:`chapter 2 </book/02_linear_model>`.
-    """
-    if not isinstance(schedule, Schedule):
-        raise ValueError("schedule must be a lindiff.Schedule")
-    W = as_finite_array(weights, "weights")
-    b = as_finite_array(biases, "biases")
-    T = schedule.T
-    if W.ndim != 3 or W.shape[0] != T or W.shape[1] != W.shape[2] or b.shape != W.shape[:2]:
-        raise ValueError(f"weights must have shape (T, d, d) and biases (T, d) with T = {T}; "
-                         f"got {W.shape} and {b.shape}")
-    d = W.shape[1]
-    g = schedule.betas / np.sqrt(1.0 - schedule.alpha_bars)
-    mean, cov = np.zeros(d), np.eye(d)
-    for i in range(T - 1, -1, -1):
-        A = (np.eye(d) - g[i] * W[i]) / np.sqrt(schedule.alphas[i])
-        mean = A @ mean - g[i] * (W[i] @ b[i]) / np.sqrt(schedule.alphas[i])
-        cov = A @ cov @ A.T + schedule.betas[i] * np.eye(d)
-    return mean, 0.5 * (cov + cov.T)
-
-
 @dataclass
 class TrainingRun:
     """What :func:`train` logged.
@@ -129,7 +87,7 @@ class TrainingRun:
         The trained steps t.
     iterations : ndarray, shape (n_log,)
         Iteration counts at which the log was taken. With the per-step learning rate ``lr``, the
-        training time of :class:`lindiff.dynamics.GradientFlow` (with eta = lr) is the iteration count.
+        training time of :class:`lindiff.gradient_flow.GradientFlow` (with eta = lr) is the iteration count.
     lr : float
     train_loss, test_loss : ndarray, shape (n_log,)
         Exact noise-averaged losses of the logged weights, summed over the trained steps, without
@@ -187,7 +145,7 @@ class TrainingRun:
 
     def sampling_distribution(self, index):
         """Exact law N(mean, cov) the sampler produces with the weights of logged iteration ``index``
-        (:func:`affine_sampler_law`)."""
+        (:func:`lindiff.sampler.affine_sampler_law`)."""
         return affine_sampler_law(*self._all_steps(index), self.schedule)
 
 

@@ -9,7 +9,7 @@ from test_data import random_images, register, write_idx  # noqa: E402  (fixture
 
 import lindiff as ld  # noqa: E402
 from lindiff import cache, data, images  # noqa: E402
-from lindiff.measures import expected_naive_measure  # noqa: E402
+from lindiff.kl import expected_naive_measure  # noqa: E402
 from lindiff.montecarlo import ddpm_loss  # noqa: E402
 
 
