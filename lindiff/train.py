@@ -38,6 +38,7 @@ Adam then costs about nine passes over W.
 """
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -63,6 +64,30 @@ class TrainingDiverged(RuntimeError):
 def default_device() -> torch.device:
     """CUDA when available, else the CPU."""
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def _check_options(optimizer, bias, dtype, momentum) -> float:
+    """Check the trainer's choices; returns the momentum as a float."""
+    if optimizer not in _OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {_OPTIMIZERS}, got {optimizer!r}")
+    if bias not in _BIASES:
+        raise ValueError(f"bias must be one of {_BIASES}, got {bias!r}")
+    if dtype not in (torch.float32, torch.float64):
+        raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype!r}")
+    momentum = check_nonnegative(momentum, "momentum")
+    if momentum >= 1 or (momentum and optimizer != "sgd"):
+        raise ValueError("momentum must be in [0, 1) and is an SGD option")
+    return momentum
+
+
+def _checked_device(device) -> torch.device:
+    try:
+        checked = torch.device(device) if device is not None else default_device()
+        torch.empty(0, device=checked)
+    except (RuntimeError, TypeError, AssertionError) as exc:  # AssertionError: a build without CUDA
+        raise ValueError(f"device must be an available torch device such as 'cpu' or 'cuda', got {device!r} "
+                         f"({exc})") from None
+    return checked
 
 
 def _check_steps(steps, schedule: Schedule) -> np.ndarray:
@@ -201,28 +226,15 @@ class Trainer:
         if not isinstance(schedule, Schedule):
             raise ValueError("schedule must be a lindiff.Schedule, e.g. Schedule.linear()")
         X = as_data_matrix(X)
-        if optimizer not in _OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {_OPTIMIZERS}, got {optimizer!r}")
-        if bias not in _BIASES:
-            raise ValueError(f"bias must be one of {_BIASES}, got {bias!r}")
-        if dtype not in (torch.float32, torch.float64):
-            raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype!r}")
+        momentum = _check_options(optimizer, bias, dtype, momentum)
         self.batch_size = check_positive_int(batch_size, "batch_size")
         self.c = check_nonnegative(c, "c")
         weight_decay = check_nonnegative(weight_decay, "weight_decay")
-        momentum = check_nonnegative(momentum, "momentum")
-        if momentum >= 1 or (momentum and optimizer != "sgd"):
-            raise ValueError("momentum must be in [0, 1) and is an SGD option")
         self.optimizer = None
         self.lr = lr
         self.schedule, self.full_batch, self.bias = schedule, bool(full_batch), bias
         self.steps = _check_steps(steps, schedule)
-        try:
-            self.device = torch.device(device) if device is not None else default_device()
-            torch.empty(0, device=self.device)
-        except (RuntimeError, TypeError, AssertionError) as exc:  # AssertionError: a build without CUDA
-            raise ValueError(f"device must be an available torch device such as 'cpu' or 'cuda', got {device!r} "
-                             f"({exc})") from None
+        self.device = _checked_device(device)
         seed = check_positive_int(seed, "seed", minimum=0)
         if seed >= 2**63:
             raise ValueError(f"seed must be < 2**63 (torch's generators take 64-bit seeds), got {seed}")
@@ -254,20 +266,23 @@ class Trainer:
         # Plain minibatch SGD updates W in place inside the gradient product: no gradient buffer.
         self._fused_sgd = optimizer == "sgd" and momentum == 0 and not self.full_batch
         if not self._fused_sgd:
-            self.W.grad = torch.zeros_like(self.W)
-            groups = [{"params": [self.W], "weight_decay": weight_decay}]
-            if bias == "learned":
-                self.b.grad = torch.zeros_like(self.b)
-                groups.append({"params": [self.b], "weight_decay": 0.0})
-            if optimizer == "sgd":
-                self.optimizer = torch.optim.SGD(groups, lr=self.lr, momentum=momentum)
-            else:
-                self.optimizer = torch.optim.Adam(groups, lr=self.lr, fused=self.device.type == "cuda")
+            self.optimizer = self._torch_optimizer(optimizer, momentum)
         self._hessian = None
         self._loss = None  # loss of the weights before the last step (a device scalar: no wait)
         self._worst = torch.zeros((), **opts)  # largest such loss since the last check
         self._gen_cpu = torch.Generator().manual_seed(seed)
         self._gen_dev = torch.Generator(device=self.device).manual_seed(seed + 1)
+
+    def _torch_optimizer(self, optimizer: str, momentum: float):
+        """A ``torch.optim`` optimizer over W (and a learned b), with gradient buffers allocated once."""
+        self.W.grad = torch.zeros_like(self.W)
+        groups = [{"params": [self.W], "weight_decay": self.weight_decay}]
+        if self.bias == "learned":
+            self.b.grad = torch.zeros_like(self.b)
+            groups.append({"params": [self.b], "weight_decay": 0.0})
+        if optimizer == "sgd":
+            return torch.optim.SGD(groups, lr=self.lr, momentum=momentum)
+        return torch.optim.Adam(groups, lr=self.lr, fused=self.device.type == "cuda")
 
     @property
     def lr(self) -> float:
@@ -441,9 +456,43 @@ class Trainer:
         eps.schedule = self.schedule  # lets the sampler refuse another schedule
         return eps
 
+    @property
+    def loss(self) -> float:
+        """The loss, with the ridge, of the weights before the last step.
+
+        The minibatch estimate of sum_t L_t, or in full-batch mode the exact value; reading it waits
+        for the device.
+        """
+        return float("nan") if self._loss is None else float(self._loss)
+
+    def weights(self):
+        """The current (W_t, b_t) of the trained steps as float64 numpy copies, shapes (n_steps, d, d), (n_steps, d)."""
+        return (self.W.detach().double().cpu().numpy().copy(), self.b.detach().double().cpu().numpy().copy())
+
+    def iterate(self, iterations: int):
+        """Take ``iterations`` optimizer steps, yielding the trainer after each one.
+
+        The caller decides what to record at each step: ``iteration``, :attr:`loss`,
+        :meth:`weights`, :meth:`expected_loss`, or nothing (reading a value waits for the device).
+        Breaking out early is allowed. Every 16 steps, and on the weights after the last one, raises
+        :class:`TrainingDiverged` if training diverged.
+
+        Examples
+        --------
+        >>> losses = [trainer.loss for trainer in Trainer(X, schedule, lr=0.05).iterate(100)]  # doctest: +SKIP
+
+
+        Defined in :doc:`chapter 6 </book/06_early_stopping>`, equation :eq:`eq-sgd-loss`.
+        """
+        iterations = check_positive_int(iterations, "iterations", minimum=0)
+        for _ in range(iterations):
+            self.step()
+            yield self
+        self._check_divergence(weights=True)
+
     def run(self, iterations: int, log_at=None, test_stats=None, keep_weights: bool = True,
             progress_bar: bool = True) -> TrainingRun:
-        """Train for ``iterations`` more steps, logging at the iteration counts ``log_at``.
+        """Train for ``iterations`` more steps (:meth:`iterate`), logging at the iteration counts ``log_at``.
 
         Parameters
         ----------
@@ -463,37 +512,35 @@ class Trainer:
         if (log_at.ndim != 1 or not np.issubdtype(log_at.dtype, np.integer) or np.any(np.diff(log_at) <= 0)
                 or (log_at.size and (log_at[0] < self.iteration or log_at[-1] > end))):
             raise ValueError(f"log_at must be increasing integers in {self.iteration}..{end}, got {log_at!r}")
-        if test_stats is not None:
-            if len(test_stats) != 2:
-                raise ValueError("test_stats must be a pair (true_mean, true_cov)")
-            true_mean = as_mean(test_stats[0], self.d, name="true_mean")
-            true_cov = as_covariance(test_stats[1], self.d, name="true_cov")
-            psd_eigh(true_cov, "true_cov")
-        train_loss, test_loss, weights, biases = [], [], [], []
-
-        def log():
-            train_loss.append(self.expected_loss())
-            if test_stats is not None:
-                test_loss.append(self.expected_loss(true_mean, true_cov))
-            if keep_weights:
-                weights.append(self.W.detach().double().cpu().numpy().copy())
-                biases.append(self.b.detach().double().cpu().numpy().copy())
-
+        test_stats = _check_test_stats(test_stats, self.d)
+        train_loss, test_loss, weights = [], [], []
         todo = list(log_at)
-        bar = {} if progress_bar else {"disable": True}
-        for _ in progress(range(iterations + 1), desc="training", **bar):
+        states = itertools.chain([self], self.iterate(iterations))  # before the first step, then after each
+        for _ in progress(states, desc="training", total=iterations + 1, **({} if progress_bar else {"disable": True})):
             while todo and todo[0] == self.iteration:
-                log()
+                train_loss.append(self.expected_loss())
+                if test_stats is not None:
+                    test_loss.append(self.expected_loss(*test_stats))
+                if keep_weights:
+                    weights.append(self.weights())
                 todo.pop(0)
-            if self.iteration == end:
-                break
-            self.step()
-        self._check_divergence(weights=True)
         return TrainingRun(
             schedule=self.schedule, steps=self.steps.copy(), iterations=log_at.astype(np.int64), lr=self.lr,
             train_loss=np.asarray(train_loss), test_loss=np.asarray(test_loss) if test_stats is not None else None,
-            weights=np.asarray(weights) if keep_weights else None,
-            biases=np.asarray(biases) if keep_weights else None)
+            weights=np.asarray([w for w, _ in weights]) if keep_weights else None,
+            biases=np.asarray([b for _, b in weights]) if keep_weights else None)
+
+
+def _check_test_stats(test_stats, d: int):
+    """(true_mean, true_cov) checked, or None."""
+    if test_stats is None:
+        return None
+    if len(test_stats) != 2:
+        raise ValueError("test_stats must be a pair (true_mean, true_cov)")
+    true_mean = as_mean(test_stats[0], d, name="true_mean")
+    true_cov = as_covariance(test_stats[1], d, name="true_cov")
+    psd_eigh(true_cov, "true_cov")
+    return true_mean, true_cov
 
 
 def train(X, schedule: Schedule, *, iterations: int, lr: float, log_at=None, test_stats=None,

@@ -379,3 +379,33 @@ def test_the_minibatch_loss_watched_for_divergence_is_unbiased():
     draws = np.array(draws)
     assert abs(draws.mean() - exact) < 4 * draws.std() / np.sqrt(draws.size)
 
+
+def test_iterate_yields_every_step_and_run_logs_the_same_numbers():
+    """The generator and the logged run take the same steps from the same seed."""
+    X = _data()
+    opts = dict(lr=0.05, batch_size=8, seed=4, device="cpu")
+    tr = Trainer(X, SCHED, **opts)
+    seen, losses, weights = [], [], {}
+    for state in tr.iterate(6):
+        seen.append(state.iteration)
+        losses.append(state.expected_loss())
+        if state.iteration in (2, 6):
+            weights[state.iteration] = state.weights()
+    assert seen == [1, 2, 3, 4, 5, 6] and np.isfinite(tr.loss)
+    run = Trainer(X, SCHED, **opts).run(6, log_at=[1, 2, 3, 4, 5, 6], progress_bar=False)
+    np.testing.assert_array_equal(run.train_loss, losses)
+    for i in (2, 6):
+        np.testing.assert_array_equal(run.weights[i - 1], weights[i][0])
+        np.testing.assert_array_equal(run.biases[i - 1], weights[i][1])
+    assert next(Trainer(X, SCHED, **opts).iterate(3)).iteration == 1   # stopping early is allowed
+    assert np.isnan(Trainer(X, SCHED, **opts).loss)                      # no step taken yet
+
+
+def test_importing_lindiff_imports_neither_torch_nor_matplotlib():
+    code = ("import sys, lindiff, lindiff.kl, lindiff.losses, lindiff.sampler, lindiff.gradient_flow, "
+            "lindiff.dataset_average, lindiff.mixture, lindiff.montecarlo, lindiff.memorisation; "
+            "print(sorted(m for m in ('torch', 'matplotlib') if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
