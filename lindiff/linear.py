@@ -174,10 +174,8 @@ class LinearDiffusion:
         Defined in :doc:`chapter 1 </book/01_diffusion_models>`, equation :eq:`eq-ancestral-sampler`.
         """
         n = check_positive_int(n, "n")
-        ab = self.schedule.alpha_bars[:, None]
-        lam = self.eigenvalues + self.c
-        w = np.sqrt(1.0 - ab) / (ab * lam + 1.0 - ab)
-        m = np.sqrt(ab) * (self.eigenvectors.T @ self.mean)
+        w = np.array([self.weight_eigenvalues(t) for t in range(1, self.schedule.T + 1)])
+        m = np.sqrt(self.schedule.alpha_bars[:, None]) * (self.eigenvectors.T @ self.mean)
         y = diagonal_sample(w, m, self.schedule, n, seed=seed, progress_bar=progress_bar)
         return y @ self.eigenvectors.T
 
