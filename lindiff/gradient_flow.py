@@ -217,7 +217,7 @@ class GradientFlow:
     def kl(self, tau, true_mean, true_cov, discrete: bool = False):
         """KL(rho_tau || rho): from the law sampled at training time tau to the truth N(mu, Sigma).
 
-        Returns a float for scalar tau, an array otherwise (see :class:`lindiff.kl.KLToTruth`).
+        Returns a float for scalar tau, an array otherwise (see :class:`lindiff.KLToTruth`).
 
         Defined in :doc:`chapter 6 </book/06_early_stopping>`: the law :eq:`eq-diagonal-sampler-law` scored by
         equation :eq:`eq-gaussian-kl` of :doc:`chapter 4 </book/04_kl_divergence>`.

@@ -67,7 +67,7 @@ def gaussian_surrogate(eigenvalues, Ns, schedule: Schedule, cs=(0.0,), reps: int
       the r-dimensional support of Sigma (the directions with lambda > 0; the truth puts no mass
       elsewhere, so this is the only place a finite KL can live); ``inf`` for c = 0 and N <= r;
     - ``cov_error``: the naive measure ||Sigma_0 - Sigma||_F^2 / ||Sigma||_F^2
-      (:func:`lindiff.kl.naive_measure`), independent of c.
+      (:func:`lindiff.naive_measure`), independent of c.
 
     Results are cached on disk (:func:`lindiff.cache.cached_arrays`), keyed by the spectrum, the
     schedule and every argument.

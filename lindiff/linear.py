@@ -120,7 +120,7 @@ class LinearDiffusion:
     def sampling_variances(self) -> np.ndarray:
         """Variance C(lambda_nu + c) of the sampler output along each eigenvector of Sigma_0 (exact, finite T).
 
-        See :func:`lindiff.sampler.optimal_sampler_variances`; a direction with lambda_nu + c = 0 keeps
+        See :func:`lindiff.optimal_sampler_variances`; a direction with lambda_nu + c = 0 keeps
         the variance beta_1.
 
         Defined in :doc:`chapter 2 </book/02_linear_model>`, equation :eq:`eq-sampled-variance`.
@@ -130,7 +130,7 @@ class LinearDiffusion:
     def sampling_mean_coefficients(self) -> np.ndarray:
         """Mean of the sampler output along each eigenvector: (1 - abar_T lam / v_T) (e_nu . mu_0).
 
-        lam = lambda_nu + c and v_T = abar_T lam + 1 - abar_T (:func:`lindiff.sampler.optimal_sampler_mean_factors`).
+        lam = lambda_nu + c and v_T = abar_T lam + 1 - abar_T (:func:`lindiff.optimal_sampler_mean_factors`).
 
         Defined in :doc:`chapter 2 </book/02_linear_model>`, equation :eq:`eq-sampled-variance`.
         """

@@ -170,7 +170,7 @@ class TrainingRun:
 
     def sampling_distribution(self, index):
         """Exact law N(mean, cov) the sampler produces with the weights of logged iteration ``index``
-        (:func:`lindiff.sampler.affine_sampler_law`)."""
+        (:func:`lindiff.affine_sampler_law`)."""
         return affine_sampler_law(*self._all_steps(index), self.schedule)
 
 
