@@ -44,7 +44,8 @@ def as_finite_array(x, name: str, ndim: int | None = None) -> np.ndarray:
 
 
 def as_times(tau, name="tau") -> np.ndarray:
-    """Training times as a float array (inf allowed: the fully trained model), each >= 0."""
+    """Training times (or ridges) as a scalar or 1-D float array, each >= 0; inf is allowed (the fully
+    trained model), NaN is not."""
     arr = as_real_array(tau, name)
     if arr.ndim > 1:
         raise ValueError(f"{name} must be a scalar or a 1-D array, got shape {arr.shape}")

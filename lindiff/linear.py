@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import as_covariance, as_data_matrix, as_finite_array, as_mean, check_nonnegative, check_positive_int, psd_eigh
+from ._checks import (as_covariance, as_data_matrix, as_finite_array, as_mean, check_nonnegative, check_positive_int,
+                      psd_eigh)
 from .losses import directional_second_moments, optimal_loss_per_direction
 from .sampler import diagonal_sample, optimal_sampler_mean_factors, optimal_sampler_variances
 from .schedule import Schedule

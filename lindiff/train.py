@@ -174,6 +174,38 @@ class TrainingRun:
         return affine_sampler_law(*self._all_steps(index), self.schedule)
 
 
+def _stable_limit(trainer):
+    """The largest stable learning rate, where one is known: full-batch SGD, on the W_t.
+
+    Gradient descent multiplies a mode of W_t by 1 - lr (2 k + weight_decay), k = a (lambda + c) + s,
+    and heavy-ball momentum m is stable while lr (2 k + weight_decay) < 2 (1 + m): the limit is
+    (1 + m) / (max k + weight_decay / 2), which is 1 / max k for plain gradient descent.
+    """
+    if not trainer.full_batch or not isinstance(trainer.optimizer, torch.optim.SGD):
+        return None
+    lam_max = max(float(np.linalg.eigvalsh(trainer._cov0)[-1]), 0.0)
+    k_max = float(torch.max(trainer._a * (lam_max + trainer.c) + trainer._s))
+    momentum = trainer.optimizer.param_groups[0]["momentum"]
+    return (1.0 + momentum) / (k_max + trainer.weight_decay / 2.0)
+
+
+def _divergence_message(trainer, worst: float, finite: bool) -> str:
+    """What diverged, and the stable learning rate where one is known."""
+    limit = _stable_limit(trainer)
+    known = ""
+    if limit is not None:
+        rule = ("1 / max k" if trainer.optimizer.param_groups[0]["momentum"] == 0 and trainer.weight_decay == 0
+                else "(1 + momentum) / (max k + weight_decay / 2)")
+        known = (f"; full-batch descent on the W_t is stable for lr < {rule} = {limit:.4g}, "
+                 "k = abar_t (lambda + c) + 1 - abar_t over the eigenvalues lambda of Sigma_0"
+                 + ("" if trainer.bias == "optimal" else " (exact with bias='optimal'; a learned bias lowers it)"))
+    what = ("weights that are NaN or inf" if not finite else
+            f"a loss of {worst:.3g}" if np.isfinite(worst) else "a loss that is NaN or inf")
+    zero = trainer.d * trainer.steps.size
+    return (f"training diverged by iteration {trainer.iteration} with lr = {trainer.lr:g}: {what} (the zero model's "
+            f"loss is {zero}){known}. Lower lr and train again.")
+
+
 class Trainer:
     """State of one training run of the linear denoiser (see the module docstring for the losses).
 
@@ -375,20 +407,6 @@ class Trainer:
         if self.iteration % _CHECK_EVERY == 0:
             self._check_divergence()
 
-    def _stable_limit(self):
-        """The largest stable learning rate, where one is known: full-batch SGD, on the W_t.
-
-        Gradient descent multiplies a mode of W_t by 1 - lr (2 k + weight_decay), k = a (lambda + c) + s,
-        and heavy-ball momentum m is stable while lr (2 k + weight_decay) < 2 (1 + m): the limit is
-        (1 + m) / (max k + weight_decay / 2), which is 1 / max k for plain gradient descent.
-        """
-        if not self.full_batch or self.optimizer is None or not isinstance(self.optimizer, torch.optim.SGD):
-            return None
-        lam_max = max(float(np.linalg.eigvalsh(self._cov0)[-1]), 0.0)
-        k_max = float(torch.max(self._a * (lam_max + self.c) + self._s))
-        momentum = self.optimizer.param_groups[0]["momentum"]
-        return (1.0 + momentum) / (k_max + self.weight_decay / 2.0)
-
     @torch.no_grad()
     def _check_divergence(self, weights: bool = False) -> None:
         """Raise :class:`TrainingDiverged` if a loss since the last check is not finite or exceeds 1e6
@@ -400,21 +418,8 @@ class Trainer:
         worst = float(self._worst)
         # a NaN or inf weight makes the sum NaN or inf (so do weights near 1e300: diverged as well)
         finite = not weights or bool(torch.isfinite(self.W.sum() + self.b.sum()))
-        if finite and worst <= _EXPLODED * self.d * self.steps.size:
-            return
-        limit = self._stable_limit()
-        known = ""
-        if limit is not None:
-            rule = ("1 / max k" if self.optimizer.param_groups[0]["momentum"] == 0 and self.weight_decay == 0
-                    else "(1 + momentum) / (max k + weight_decay / 2)")
-            known = (f"; full-batch descent on the W_t is stable for lr < {rule} = {limit:.4g}, "
-                     "k = abar_t (lambda + c) + 1 - abar_t over the eigenvalues lambda of Sigma_0"
-                     + ("" if self.bias == "optimal" else " (exact with bias='optimal'; a learned bias lowers it)"))
-        what = ("weights that are NaN or inf" if not finite else
-                f"a loss of {worst:.3g}" if np.isfinite(worst) else "a loss that is NaN or inf")
-        raise TrainingDiverged(
-            f"training diverged by iteration {self.iteration} with lr = {self.lr:g}: {what} (the zero model's "
-            f"loss is {self.d * self.steps.size}){known}. Lower lr and train again.")
+        if not finite or not worst <= _EXPLODED * self.d * self.steps.size:
+            raise TrainingDiverged(_divergence_message(self, worst, finite))
 
     # ------------------------------------------------------------------ evaluation
     @torch.no_grad()
@@ -506,29 +511,33 @@ class Trainer:
         keep_weights : bool
             Store the weights (float64, on the CPU) at every log point.
         """
-        iterations = check_positive_int(iterations, "iterations", minimum=0)
-        end = self.iteration + iterations
-        log_at = np.asarray([end] if log_at is None else log_at)
-        if (log_at.ndim != 1 or not np.issubdtype(log_at.dtype, np.integer) or np.any(np.diff(log_at) <= 0)
-                or (log_at.size and (log_at[0] < self.iteration or log_at[-1] > end))):
-            raise ValueError(f"log_at must be increasing integers in {self.iteration}..{end}, got {log_at!r}")
-        test_stats = _check_test_stats(test_stats, self.d)
-        train_loss, test_loss, weights = [], [], []
-        todo = list(log_at)
-        states = itertools.chain([self], self.iterate(iterations))  # before the first step, then after each
-        for _ in progress(states, desc="training", total=iterations + 1, **({} if progress_bar else {"disable": True})):
-            while todo and todo[0] == self.iteration:
-                train_loss.append(self.expected_loss())
-                if test_stats is not None:
-                    test_loss.append(self.expected_loss(*test_stats))
-                if keep_weights:
-                    weights.append(self.weights())
-                todo.pop(0)
-        return TrainingRun(
-            schedule=self.schedule, steps=self.steps.copy(), iterations=log_at.astype(np.int64), lr=self.lr,
-            train_loss=np.asarray(train_loss), test_loss=np.asarray(test_loss) if test_stats is not None else None,
-            weights=np.asarray([w for w, _ in weights]) if keep_weights else None,
-            biases=np.asarray([b for _, b in weights]) if keep_weights else None)
+        return _record(self, iterations, log_at, test_stats, keep_weights, progress_bar)
+
+def _record(trainer: Trainer, iterations: int, log_at, test_stats, keep_weights: bool, progress_bar: bool):
+    """:meth:`Trainer.run`: the losses (and weights) that :meth:`Trainer.iterate` reaches at ``log_at``."""
+    iterations = check_positive_int(iterations, "iterations", minimum=0)
+    end = trainer.iteration + iterations
+    log_at = np.asarray([end] if log_at is None else log_at)
+    if (log_at.ndim != 1 or not np.issubdtype(log_at.dtype, np.integer) or np.any(np.diff(log_at) <= 0)
+            or (log_at.size and (log_at[0] < trainer.iteration or log_at[-1] > end))):
+        raise ValueError(f"log_at must be increasing integers in {trainer.iteration}..{end}, got {log_at!r}")
+    test_stats = _check_test_stats(test_stats, trainer.d)
+    train_loss, test_loss, weights = [], [], []
+    todo = list(log_at)
+    states = itertools.chain([trainer], trainer.iterate(iterations))  # before the first step, then after each
+    for state in progress(states, desc="training", total=iterations + 1, **({} if progress_bar else {"disable": True})):
+        while todo and todo[0] == state.iteration:
+            train_loss.append(state.expected_loss())
+            if test_stats is not None:
+                test_loss.append(state.expected_loss(*test_stats))
+            if keep_weights:
+                weights.append(state.weights())
+            todo.pop(0)
+    return TrainingRun(
+        schedule=trainer.schedule, steps=trainer.steps.copy(), iterations=log_at.astype(np.int64), lr=trainer.lr,
+        train_loss=np.asarray(train_loss), test_loss=np.asarray(test_loss) if test_stats is not None else None,
+        weights=np.asarray([w for w, _ in weights]) if keep_weights else None,
+        biases=np.asarray([b for _, b in weights]) if keep_weights else None)
 
 
 def _check_test_stats(test_stats, d: int):
