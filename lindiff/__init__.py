@@ -15,9 +15,11 @@ Three layers, and imports go only downward:
 Nothing imports upward: no module of the mathematics imports ``lindiff.data`` or ``lindiff.book``,
 and no module of ``lindiff.data`` imports ``lindiff.book`` (``tests/test_layers.py`` checks both).
 """
-from .kl import expected_kl, gaussian_kl
+from .kl import (KLToTruth, LearnedKL, expected_kl, expected_naive_measure, gaussian_kl, learned_kl, naive_measure,
+                 optimal_ridge_limit_law, optimal_ridge_sampler, sampler_ridge_kl)
 from .linear import LinearDiffusion
-from .sampler import ddpm_sample, diagonal_sample, diagonal_sampler_law
+from .sampler import (affine_sampler_law, ddpm_sample, diagonal_sample, diagonal_sampler_law, forward_trajectories,
+                      optimal_sampler_mean_factors, optimal_sampler_variances, sampler_trajectories)
 from .schedule import Schedule
 from .spectra import fit_power_law, participation_ratio, power_law_spectrum, random_rotation, rotated_covariance
 from .stats import empirical_stats
@@ -25,17 +27,30 @@ from .stats import empirical_stats
 __version__ = "0.1.0"
 
 __all__ = [
+    "KLToTruth",
+    "LearnedKL",
     "LinearDiffusion",
     "Schedule",
+    "affine_sampler_law",
     "ddpm_sample",
     "diagonal_sample",
     "diagonal_sampler_law",
     "empirical_stats",
     "expected_kl",
+    "expected_naive_measure",
     "fit_power_law",
+    "forward_trajectories",
     "gaussian_kl",
+    "learned_kl",
+    "naive_measure",
+    "optimal_ridge_limit_law",
+    "optimal_ridge_sampler",
+    "optimal_sampler_mean_factors",
+    "optimal_sampler_variances",
     "participation_ratio",
     "power_law_spectrum",
     "random_rotation",
     "rotated_covariance",
+    "sampler_ridge_kl",
+    "sampler_trajectories",
 ]

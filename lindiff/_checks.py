@@ -43,6 +43,17 @@ def as_finite_array(x, name: str, ndim: int | None = None) -> np.ndarray:
     return arr
 
 
+def as_times(tau, name="tau") -> np.ndarray:
+    """Training times (or ridges) as a scalar or 1-D float array, each >= 0; inf is allowed (the fully
+    trained model), NaN is not."""
+    arr = as_real_array(tau, name)
+    if arr.ndim > 1:
+        raise ValueError(f"{name} must be a scalar or a 1-D array, got shape {arr.shape}")
+    if np.any(np.isnan(arr)) or np.any(arr < 0):
+        raise ValueError(f"{name} must be >= 0 (inf for the fully trained model), got {tau!r}")
+    return arr
+
+
 def as_data_matrix(X, name: str = "X", min_rows: int = 2) -> np.ndarray:
     """An (N, d) float64 array with N >= ``min_rows`` finite rows."""
     arr = as_finite_array(X, name, ndim=2)

@@ -1,10 +1,35 @@
-"""Kullback-Leibler divergences between Gaussians, computed from eigenvalues."""
+"""Every Kullback-Leibler divergence of the book, and the ridges that minimise them.
+
+The trained linear model samples (for T -> infinity) the limit law rho_N = N(mu_0, Sigma_0 + c Id);
+at finite T, or during training, it samples a Gaussian that is diagonal in the eigenbasis of Sigma_0.
+The truth is rho = N(mu, Sigma). Here:
+
+- :func:`lindiff.gaussian_kl`, the divergence of any two Gaussians, and :func:`lindiff.expected_kl`,
+  its exact average over training sets for rho_N at c = 0;
+- :class:`LearnedKL` (with :func:`learned_kl`), KL(rho_N || rho) as a function of c, and
+  :func:`optimal_ridge_limit_law`, the c that minimises it;
+- :class:`KLToTruth`, the divergence of many laws diagonal in one basis, for the exact finite-T
+  sampler: :func:`sampler_ridge_kl` against the ridge, :func:`optimal_ridge_sampler` its minimiser;
+- the naive measure ||Sigma_0 - Sigma||_F^2 / ||Sigma||_F^2 (:func:`naive_measure`,
+  :func:`expected_naive_measure`), governed by the participation ratio d_eff = (Tr Sigma)^2 / Tr Sigma^2:
+  by it N ~ d_eff samples would do, while the divergence weighs every direction by its own
+  variance and so needs N ~ d samples whatever the spectrum.
+
+The dataset average of KL(rho_N || rho) at c > 0 is :func:`lindiff.dataset_average.averaged_kl`.
+"""
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
+from scipy.optimize import brentq, minimize_scalar
 from scipy.special import digamma
 
-from ._checks import as_covariance, as_mean, check_positive_int, check_psd, psd_eigh
+from ._checks import (as_covariance, as_finite_array, as_mean, as_times, check_positive_int, check_psd,
+                      psd_eigh)
+from .linear import LinearDiffusion
+from .sampler import optimal_sampler_mean_factors, optimal_sampler_variances
+from .spectra import participation_ratio
 
 _SERIES_FROM = 50.0  # expected_kl: the asymptotic series of digamma from this argument on
 
@@ -121,3 +146,269 @@ def expected_kl(d: int, N: int) -> float:
                   + r * (1.0 / 12 - r * (1.0 / 120 - r * (1.0 / 252 - r / 240))))
     terms[~big] = np.log(N / 2.0) - digamma(x[~big])
     return float(0.5 * np.sum(terms))
+
+
+def naive_measure(cov0, cov) -> float:
+    """||Sigma_0 - Sigma||_F^2 / ||Sigma||_F^2 for a learned covariance ``cov0`` and the truth ``cov``.
+
+    Defined in :doc:`chapter 4 </book/04_kl_divergence>`, equation :eq:`eq-naive-measure`.
+    """
+    S = as_covariance(cov, name="cov")
+    S0 = as_covariance(cov0, S.shape[0], name="cov0")
+    check_psd(S, "cov")
+    check_psd(S0, "cov0")
+    norm = np.sum(S * S)
+    if norm <= 0:
+        raise ValueError("cov is identically zero; the naive measure is undefined")
+    return float(np.sum((S0 - S) ** 2) / norm)
+
+
+def expected_naive_measure(cov_or_eigenvalues, N: int) -> float:
+    """Exact average of the naive measure over training sets of N Gaussian points (ddof = 0).
+
+    N Sigma_0 is Wishart with n = N - 1 degrees of freedom and scale Sigma, so
+    E Sigma_0 = (n/N) Sigma and E Tr Sigma_0^2 = [n (n + 1) Tr Sigma^2 + n (Tr Sigma)^2] / N^2, whence
+
+        E ||Sigma_0 - Sigma||_F^2 = Tr Sigma^2 / N + (N - 1) (Tr Sigma)^2 / N^2,
+
+        E ||Sigma_0 - Sigma||_F^2 / ||Sigma||_F^2 = [1 + (1 - 1/N) d_eff] / N  ~  (d_eff + 1) / N,
+
+    with d_eff = (Tr Sigma)^2 / Tr Sigma^2 the participation ratio.
+
+    Parameters
+    ----------
+    cov_or_eigenvalues : array_like
+        The true covariance (d, d) or its eigenvalues (d,).
+    N : int
+        Training-set size, >= 2.
+
+
+    Defined in :doc:`chapter 4 </book/04_kl_divergence>`, equation :eq:`eq-naive-measure`.
+    """
+    N = check_positive_int(N, "N", minimum=2)
+    d_eff = participation_ratio(cov_or_eigenvalues)
+    return float((1.0 + (1.0 - 1.0 / N) * d_eff) / N)
+
+
+class LearnedKL:
+    """KL(N(mu_0, Sigma_0 + c Id) || N(mu, Sigma)) as a function of the ridge c, for one training set.
+
+    In closed form in c: with lambda_nu the eigenvalues of Sigma_0 and delta = mu - mu_0,
+
+        KL(c) = 1/2 [ Tr(Sigma^-1 Sigma_0) + c Tr Sigma^-1 - d + delta^T Sigma^-1 delta
+                      + ln det Sigma - sum_nu ln(lambda_nu + c) ],
+
+    infinite at c = 0 when Sigma_0 is singular (N <= d). The true covariance must be positive
+    definite. One eigendecomposition of each matrix; every c after that costs O(d).
+
+    Parameters
+    ----------
+    mean0, cov0 : array_like
+        Training mean (d,) and covariance (d, d) (ddof = 0, see :func:`lindiff.empirical_stats`).
+    true_mean, true_cov : array_like
+        The true law's mean (d,) and positive definite covariance (d, d).
+
+
+    Defined in :doc:`chapter 4 </book/04_kl_divergence>`, equation :eq:`eq-kl-learned`.
+    """
+
+    def __init__(self, mean0, cov0, true_mean, true_cov):
+        m0 = as_mean(mean0, name="mean0")
+        d = m0.size
+        S0 = as_covariance(cov0, d, name="cov0")
+        mu = as_mean(true_mean, d, name="true_mean")
+        lam_true, V = psd_eigh(as_covariance(true_cov, d, name="true_cov"), "true_cov")
+        if lam_true[0] <= 1e-12 * lam_true[-1]:
+            raise ValueError("true_cov is singular; the KL to a degenerate truth is infinite or "
+                             "undefined (pass a positive definite covariance)")
+        self.d = d
+        self.eigenvalues, _ = psd_eigh(S0, "cov0")
+        w = (V.T @ (mu - m0)) ** 2
+        self._tr_inv = float(np.sum(1.0 / lam_true))
+        # Tr(Sigma^-1 Sigma_0) + delta^T Sigma^-1 delta - d + ln det Sigma
+        diag0 = np.einsum("ij,ij->j", V, S0 @ V)
+        self._const = float(np.sum((diag0 + w) / lam_true) - d + np.sum(np.log(lam_true)))
+
+    def __call__(self, c):
+        """KL(c) for a ridge c >= 0 (float or array)."""
+        c_arr = as_finite_array(c, "c")
+        if np.any(c_arr < 0):
+            raise ValueError("c must be >= 0")
+        lam = self.eigenvalues[:, None] + c_arr.reshape(1, -1)
+        with np.errstate(divide="ignore"):
+            logdet = np.sum(np.log(lam), axis=0)
+        out = 0.5 * (self._const + c_arr.reshape(-1) * self._tr_inv - logdet)
+        out = np.maximum(out, 0.0).reshape(c_arr.shape)
+        return float(out) if out.ndim == 0 else out
+
+    def optimal_ridge(self) -> float:
+        """The c >= 0 minimising KL(c): the root of sum_nu 1 / (lambda_nu + c) = Tr Sigma^-1.
+
+        dKL/dc = 1/2 [ Tr Sigma^-1 - sum_nu 1/(lambda_nu + c) ] increases with c (KL is convex), so
+        the root is unique; it is 0 if all lambda_nu > 0 and sum_nu 1/lambda_nu <= Tr Sigma^-1. With
+        m zero eigenvalues the root lies in [m / Tr Sigma^-1, d / Tr Sigma^-1].
+
+        Defined in :doc:`chapter 4 </book/04_kl_divergence>`, equation :eq:`eq-kl-ridge-derivative`.
+        """
+        lam, B, d = self.eigenvalues, self._tr_inv, self.d
+        m = int(np.sum(lam == 0))
+        if m == 0 and np.sum(1.0 / lam) <= B:
+            return 0.0
+        slope = lambda c: np.sum(1.0 / (lam + c)) - B  # noqa: E731
+        return float(brentq(slope, m / B if m else 0.0, d / B, xtol=1e-14 * d / B, rtol=1e-12))
+
+
+def learned_kl(mean0, cov0, true_mean, true_cov, c=0.0):
+    """KL(rho_N || rho) with rho_N = N(mu_0, Sigma_0 + c Id), rho = N(mu, Sigma); see :class:`LearnedKL`.
+
+    Defined in :doc:`chapter 4 </book/04_kl_divergence>`, equation :eq:`eq-kl-learned`.
+    """
+    return LearnedKL(mean0, cov0, true_mean, true_cov)(c)
+
+
+def optimal_ridge_limit_law(mean0, cov0, true_mean, true_cov) -> float:
+    """The ridge c >= 0 minimising KL(rho_N || rho) for the limit law rho_N = N(mu_0, Sigma_0 + c Id);
+    see :class:`LearnedKL` (for the exact finite-T sampler see :func:`optimal_ridge_sampler`).
+
+    Defined in :doc:`chapter 4 </book/04_kl_divergence>`, equation :eq:`eq-kl-ridge-derivative`.
+    """
+    return LearnedKL(mean0, cov0, true_mean, true_cov).optimal_ridge()
+
+
+_TRUTH_CACHE: dict = {}
+
+
+def _truth_eigh(cov: np.ndarray):
+    """psd_eigh of the true covariance, remembered for the last few distinct matrices (a sweep over
+    training sets compares many models with one truth). Keyed by the matrix's bytes."""
+    key = (cov.shape, hashlib.sha1(np.ascontiguousarray(cov).tobytes()).hexdigest())
+    if key not in _TRUTH_CACHE:
+        if len(_TRUTH_CACHE) >= 4:
+            _TRUTH_CACHE.pop(next(iter(_TRUTH_CACHE)))
+        lam, U = psd_eigh(cov, "true_cov")
+        lam.setflags(write=False)
+        U.setflags(write=False)
+        _TRUTH_CACHE[key] = (lam, U)
+    return _TRUTH_CACHE[key]
+
+
+class KLToTruth:
+    """KL(N(V m, V diag(v) V^T) || N(mu, Sigma)) for many laws diagonal in one orthonormal basis V.
+
+    With Q = V^T Sigma^{-1} V and delta = V^T mu - m,
+
+        KL = 1/2 [ sum_nu Q_nunu v_nu - d + delta^T Q delta + ln det Sigma - sum_nu ln v_nu ],
+
+    where ln det Sigma comes from Sigma's eigenvalues, computed once (O(d^3)); each law then costs
+    O(d^2). If Sigma is singular every such law (all v_nu > 0) has KL = inf.
+
+    Parameters
+    ----------
+    basis : ndarray, shape (d, d)
+        Orthonormal columns (e.g. ``LinearDiffusion.eigenvectors``).
+    true_mean, true_cov : array_like
+        The truth N(mu, Sigma).
+
+
+    Defined in :doc:`chapter 6 </book/06_early_stopping>`, with equation :eq:`eq-gaussian-kl` of
+    :doc:`chapter 4 </book/04_kl_divergence>`.
+    """
+
+    def __init__(self, basis, true_mean, true_cov):
+        V = as_finite_array(basis, "basis", ndim=2)
+        d = V.shape[0]
+        if V.shape != (d, d):
+            raise ValueError(f"basis must be square (d, d), got {V.shape}")
+        self._mu = V.T @ as_mean(true_mean, d, name="true_mean")
+        lam, U = _truth_eigh(as_covariance(true_cov, d, name="true_cov"))
+        self.singular = bool(lam[0] <= 1e-12 * lam[-1])
+        if not self.singular:
+            R = (V.T @ U) / np.sqrt(lam)
+            self._Q = R @ R.T
+            self._logdet = float(np.sum(np.log(lam)))
+        self.d = d
+
+    def __call__(self, mean, var):
+        """KL for mean coordinates ``mean`` and variances ``var`` (shape (d,) or (n, d))."""
+        mean = as_finite_array(mean, "mean")
+        var = as_finite_array(var, "var")
+        if mean.shape != var.shape or mean.shape[-1] != self.d or mean.ndim > 2:
+            raise ValueError(f"mean and var must both have shape (d,) or (n, d) with d = {self.d}")
+        if np.any(var <= 0):
+            raise ValueError("var must be > 0 in every direction")
+        if self.singular:
+            kl = np.full(mean.shape[:-1], np.inf)
+        else:
+            delta = self._mu - mean
+            trace = var @ np.diag(self._Q)
+            maha = np.einsum("...i,ij,...j->...", delta, self._Q, delta)
+            kl = 0.5 * (trace - self.d + maha + self._logdet - np.sum(np.log(var), axis=-1))
+        return float(kl) if np.ndim(kl) == 0 else kl
+
+
+def _ridge_laws(model: LinearDiffusion, cs):
+    """Sampled laws (eigen-coordinate means and variances) of the fully trained model, ridge c in cs."""
+    lams = [model.eigenvalues + c for c in np.atleast_1d(cs)]
+    centre = model.eigenvectors.T @ model.mean
+    return (np.array([optimal_sampler_mean_factors(lam, model.schedule) * centre for lam in lams]),
+            np.array([optimal_sampler_variances(lam, model.schedule) for lam in lams]))
+
+
+def sampler_ridge_kl(model: LinearDiffusion, cs, true_mean, true_cov):
+    """KL(rho_N(c) || rho) of the fully trained model with ridge c, for every c in ``cs``.
+
+    rho_N(c) is the exact law of the finite-T sampler (:meth:`~lindiff.LinearDiffusion.sampling_distribution`),
+    not its T -> infinity idealisation N(mu_0, Sigma_0 + c Id) (for which see :class:`LearnedKL`),
+    so that it compares like with like with :meth:`lindiff.gradient_flow.GradientFlow.kl`. Reuses ``model``'s
+    eigendecomposition of Sigma_0 (its own c is ignored); each c costs O(T d + d^2).
+
+    Defined in :doc:`chapter 6 </book/06_early_stopping>`: the exact sampler law :eq:`eq-sampled-variance` of
+    :doc:`chapter 2 </book/02_linear_model>`, scored by equation :eq:`eq-gaussian-kl` of
+    :doc:`chapter 4 </book/04_kl_divergence>`.
+    """
+    if not isinstance(model, LinearDiffusion):
+        raise ValueError("model must be a lindiff.LinearDiffusion")
+    cs = as_times(cs, "cs")
+    if not np.all(np.isfinite(cs)):
+        raise ValueError("every c must be finite")
+    kl = KLToTruth(model.eigenvectors, true_mean, true_cov)(*_ridge_laws(model, cs))
+    return kl if cs.ndim else float(kl[0])
+
+
+def optimal_ridge_sampler(model: LinearDiffusion, true_mean, true_cov, cs):
+    """The ridge c minimising KL(rho_N(c) || rho) for the exact finite-T sampler law (see
+    :func:`sampler_ridge_kl`; for the limit law see :func:`optimal_ridge_limit_law`): grid ``cs``
+    (increasing, > 0), refined in log c.
+
+    Returns
+    -------
+    c_star, kl_star : float
+
+
+    Defined in :doc:`chapter 6 </book/06_early_stopping>`.
+    """
+    if not isinstance(model, LinearDiffusion):
+        raise ValueError("model must be a lindiff.LinearDiffusion")
+    cs = as_times(cs, "cs")
+    if cs.ndim != 1 or cs.size < 3 or np.any(cs <= 0) or np.any(np.diff(cs) <= 0) or not np.all(np.isfinite(cs)):
+        raise ValueError("cs must be an increasing 1-D grid of >= 3 finite ridges > 0")
+    kl = KLToTruth(model.eigenvectors, true_mean, true_cov)
+
+    def f(c):
+        values = kl(*_ridge_laws(model, c))
+        return values if np.ndim(c) else float(values[0])
+
+    return _refine_log_minimum(f, cs)
+
+
+def _refine_log_minimum(f, grid):
+    """Minimise f over the grid, then by bounded Brent search in log x between the best point's
+    neighbours. Returns (x*, f(x*))."""
+    values = np.asarray(f(grid), dtype=np.float64)
+    i = int(np.argmin(values))
+    lo, hi = np.log(grid[max(i - 1, 0)]), np.log(grid[min(i + 1, grid.size - 1)])
+    res = minimize_scalar(lambda u: float(f(np.exp(u))), bounds=(lo, hi), method="bounded",
+                          options={"xatol": 1e-4})
+    if res.fun <= values[i]:
+        return float(np.exp(res.x)), float(res.fun)
+    return float(grid[i]), float(values[i])

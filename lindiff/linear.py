@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import (as_covariance, as_data_matrix, as_finite_array, as_mean, check_nonnegative,
-                      check_positive_int, check_psd, psd_eigh)
-from .sampler import diagonal_sample
+from ._checks import (as_covariance, as_data_matrix, as_finite_array, as_mean, check_nonnegative, check_positive_int,
+                      psd_eigh)
+from .losses import directional_second_moments, optimal_loss_per_direction
+from .sampler import diagonal_sample, optimal_sampler_mean_factors, optimal_sampler_variances
 from .schedule import Schedule
 from .stats import empirical_stats
 
@@ -118,44 +119,24 @@ class LinearDiffusion:
 
     # ------------------------------------------------------------------ what it samples
     def sampling_variances(self) -> np.ndarray:
-        """Variance of the sampler output along each eigenvector of Sigma_0 (exact, finite T).
+        """Variance C(lambda_nu + c) of the sampler output along each eigenvector of Sigma_0 (exact, finite T).
 
-        With lam = lambda_nu + c and v_t = abar_t lam + 1 - abar_t (v_0 = lam), the per-step gain is
-        A_t = sqrt(alpha_t) v_{t-1} / v_t, the gains telescope, and
-
-            C(lam) = lam^2 [ abar_T / v_T^2 + sum_{t=1..T} sigma_t^2 abar_{t-1} / v_{t-1}^2 ].
-
-        The t = 1 term is sigma_1^2 = beta_1 exactly (v_0 = lam), so a direction with lam = 0 keeps
-        the variance beta_1. Evaluated as beta_1 + sum_t coef_t (lam / v_t)^2 with the ratios
-        lam / v_t <= 1 / abar_t, which never divides by zero and never overflows, even for huge lam.
-        Cost O(T d): one (T, d) array and a matrix-vector product.
+        See :func:`lindiff.optimal_sampler_variances`; a direction with lambda_nu + c = 0 keeps
+        the variance beta_1.
 
         Defined in :doc:`chapter 2 </book/02_linear_model>`, equation :eq:`eq-sampled-variance`.
         """
-        sched = self.schedule
-        lam = self.eigenvalues + self.c
-        ab = sched.alpha_bars[:, None]
-        ratio = ab * lam
-        ratio += 1.0 - ab
-        np.divide(lam, ratio, out=ratio)  # lam / v_t for t = 1..T
-        np.square(ratio, out=ratio)
-        # coef_t = beta_{t+1} abar_t for t = 1..T-1 (terms t+1 = 2..T of the sum), abar_T for t = T
-        coef = np.append(sched.betas[1:] * sched.alpha_bars[:-1], sched.alpha_bars[-1])
-        return sched.betas[0] + coef @ ratio
+        return optimal_sampler_variances(self.eigenvalues + self.c, self.schedule)
 
     def sampling_mean_coefficients(self) -> np.ndarray:
         """Mean of the sampler output along each eigenvector: (1 - abar_T lam / v_T) (e_nu . mu_0).
 
-        lam = lambda_nu + c and v_T = abar_T lam + 1 - abar_T, as in :meth:`sampling_variances`.
-        Evaluated as (1 - abar_T) / v_T (e_nu . mu_0), the same number without the cancellation
-        of 1 - abar_T lam / v_T at large lam.
+        lam = lambda_nu + c and v_T = abar_T lam + 1 - abar_T (:func:`lindiff.optimal_sampler_mean_factors`).
 
         Defined in :doc:`chapter 2 </book/02_linear_model>`, equation :eq:`eq-sampled-variance`.
         """
-        lam = self.eigenvalues + self.c
-        abar_T = self.schedule.alpha_bars[-1]
-        v_T = abar_T * lam + 1.0 - abar_T
-        return ((1.0 - abar_T) / v_T) * (self.eigenvectors.T @ self.mean)
+        factors = optimal_sampler_mean_factors(self.eigenvalues + self.c, self.schedule)
+        return factors * (self.eigenvectors.T @ self.mean)
 
     def sampling_distribution(self):
         """Exact law N(mean, cov) of what the finite-T ancestral sampler produces.
@@ -194,21 +175,16 @@ class LinearDiffusion:
         Defined in :doc:`chapter 1 </book/01_diffusion_models>`, equation :eq:`eq-ancestral-sampler`.
         """
         n = check_positive_int(n, "n")
-        ab = self.schedule.alpha_bars[:, None]
-        lam = self.eigenvalues + self.c
-        w = np.sqrt(1.0 - ab) / (ab * lam + 1.0 - ab)
-        m = np.sqrt(ab) * (self.eigenvectors.T @ self.mean)
+        w = np.array([self.weight_eigenvalues(t) for t in range(1, self.schedule.T + 1)])
+        m = np.sqrt(self.schedule.alpha_bars[:, None]) * (self.eigenvectors.T @ self.mean)
         y = diagonal_sample(w, m, self.schedule, n, seed=seed, progress_bar=progress_bar)
         return y @ self.eigenvectors.T
 
     # ------------------------------------------------------------------ losses
     def _loss_terms(self, second_moments, t=None):
-        """sum_nu [1 - 2 s/k_nu + s (a m_nu + s)/k_nu^2] with k_nu = a (lambda_nu + c) + s."""
+        """sum_nu of :func:`lindiff.losses.optimal_loss_per_direction`, per step (or at step t)."""
         ab = self.schedule.alpha_bars if t is None else np.array([self._step(t)])
-        a = ab[:, None]
-        s = 1.0 - a
-        k = a * (self.eigenvalues + self.c) + s
-        per_step = np.sum(1.0 - 2.0 * s / k + s * (a * second_moments + s) / k**2, axis=1)
+        per_step = np.sum(optimal_loss_per_direction(ab[:, None], self.eigenvalues + self.c, second_moments), axis=1)
         return per_step if t is None else float(per_step[0])
 
     def train_loss(self, t=None):
@@ -238,14 +214,6 @@ class LinearDiffusion:
         """
         return self._loss_terms(self.eigenvalues)
 
-    def _test_second_moments(self, true_mean, true_cov):
-        """sigma~^2_nu = e_nu^T (Sigma + (mu - mu_0)(mu - mu_0)^T) e_nu."""
-        mu = as_mean(true_mean, self.d, name="true_mean")
-        Sigma = as_covariance(true_cov, self.d, name="true_cov")
-        check_psd(Sigma, "true_cov")
-        V = self.eigenvectors
-        return np.einsum("ij,ij->j", V, Sigma @ V) + (V.T @ (mu - self.mean)) ** 2
-
     def test_loss(self, true_mean, true_cov, t=None):
         """Test loss: the DDPM loss with x_0 drawn from the true law N(true_mean, true_cov).
 
@@ -260,7 +228,7 @@ class LinearDiffusion:
         Defined in :doc:`chapter 3 </book/03_train_test_loss>`, equations :eq:`eq-loss-per-direction` and
         :eq:`eq-loss-gap`.
         """
-        m2 = self._test_second_moments(true_mean, true_cov)
+        m2 = directional_second_moments(self.eigenvectors, self.mean, true_mean, true_cov)
         if t is None:
             return float(np.sum(self._loss_terms(m2)))
         return self._loss_terms(m2, t)
@@ -270,7 +238,7 @@ class LinearDiffusion:
 
         Defined in :doc:`chapter 3 </book/03_train_test_loss>`, equation :eq:`eq-loss-per-direction`.
         """
-        return self._loss_terms(self._test_second_moments(true_mean, true_cov))
+        return self._loss_terms(directional_second_moments(self.eigenvectors, self.mean, true_mean, true_cov))
 
     def __repr__(self) -> str:
         return f"LinearDiffusion(d={self.d}, c={self.c:g}, {self.schedule!r})"

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import logsumexp
 
-from ._checks import as_data_matrix, as_finite_array, check_eps_model, check_positive_int, check_seed, eps_output
+from ._checks import as_data_matrix, as_finite_array
 from .schedule import Schedule
 
 _CHUNK_ENTRIES = 4_000_000  # (points x training rows) per block of the weight matrix
@@ -102,34 +102,6 @@ class EmpiricalDenoiser:
 
     def __repr__(self) -> str:
         return f"EmpiricalDenoiser(N={self.X.shape[0]}, d={self.d}, {self.schedule!r})"
-
-
-def train_loss_samples(eps_model, X, schedule: Schedule, t, n_noise: int = 100, seed=0) -> np.ndarray:
-    """Monte-Carlo draws of the DDPM training loss at step t: || eps - eps_model(x_t, t) ||^2.
-
-    For every training row x_i, ``n_noise`` noises eps ~ N(0, Id) give x_t = sqrt(abar_t) x_i +
-    sqrt(1 - abar_t) eps. The mean of the returned draws estimates the training loss at step t,
-    < || eps - eps_model(x_t, t) ||^2 > over eps and the training rows. The same ``seed`` gives the
-    same (x_i, eps) pairs for every model, so differences between models have small variance.
-
-    Returns
-    -------
-    ndarray, shape (N * n_noise,)
-
-
-    Defined in :doc:`chapter 1 </book/01_diffusion_models>`, equation :eq:`eq-ddpm-loss`.
-    """
-    if not isinstance(schedule, Schedule):
-        raise ValueError("schedule must be a lindiff.Schedule, e.g. Schedule.linear()")
-    check_eps_model(eps_model, schedule)
-    X = as_data_matrix(X, min_rows=1)
-    n_noise = check_positive_int(n_noise, "n_noise")
-    a = schedule.alpha_bars[schedule.check_step(t) - 1]
-    rng = np.random.default_rng(check_seed(seed))
-    x0 = np.repeat(X, n_noise, axis=0)
-    eps = rng.standard_normal(x0.shape)
-    pred = eps_output(eps_model(np.sqrt(a) * x0 + np.sqrt(1.0 - a) * eps, t), eps.shape, t)
-    return np.sum((eps - pred) ** 2, axis=1)
 
 
 def nearest_training_point(samples, X):

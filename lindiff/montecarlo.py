@@ -52,10 +52,15 @@ def _squared_errors(eps_model, X0, schedule, steps, rows, rng) -> np.ndarray:
         sel = np.flatnonzero(steps == t)
         x0 = X0[rows[sel]]
         eps = rng.standard_normal(x0.shape)
-        xt = np.sqrt(ab[t - 1]) * x0 + np.sqrt(1.0 - ab[t - 1]) * eps
-        pred = eps_output(eps_model(xt, int(t)), xt.shape, int(t))
-        out[sel] = np.sum((eps - pred) ** 2, axis=1)
+        out[sel] = _squared_error(eps_model, x0, eps, ab[t - 1], int(t))
     return out
+
+
+def _squared_error(eps_model, x0, eps, a, t: int) -> np.ndarray:
+    """|| eps - eps_theta(x_t, t) ||^2 for each row, x_t = sqrt(a) x_0 + sqrt(1 - a) eps, a = abar_t."""
+    xt = np.sqrt(a) * x0 + np.sqrt(1.0 - a) * eps
+    pred = eps_output(eps_model(xt, t), xt.shape, t)
+    return np.sum((eps - pred) ** 2, axis=1)
 
 
 def ddpm_loss_per_step(eps_model, X0, schedule: Schedule, steps, n_samples: int = 2000,
@@ -169,3 +174,30 @@ def ddpm_loss(eps_model, X0, schedule: Schedule, n_samples: int = 4000, n_strata
         total += block.size * err.mean()
         var += block.size**2 * err.var(ddof=1) / m
     return MCEstimate(float(total), float(np.sqrt(var)))
+
+
+def train_loss_samples(eps_model, X, schedule: Schedule, t, n_noise: int = 100, seed=0) -> np.ndarray:
+    """Monte-Carlo draws of the DDPM training loss at step t: || eps - eps_model(x_t, t) ||^2.
+
+    For every training row x_i, ``n_noise`` noises eps ~ N(0, Id) give x_t = sqrt(abar_t) x_i +
+    sqrt(1 - abar_t) eps. The mean of the returned draws estimates the training loss at step t,
+    < || eps - eps_model(x_t, t) ||^2 > over eps and the training rows. The same ``seed`` gives the
+    same (x_i, eps) pairs for every model, so differences between models have small variance.
+
+    Returns
+    -------
+    ndarray, shape (N * n_noise,)
+
+
+    Defined in :doc:`chapter 1 </book/01_diffusion_models>`, equation :eq:`eq-ddpm-loss`.
+    """
+    if not isinstance(schedule, Schedule):
+        raise ValueError("schedule must be a lindiff.Schedule, e.g. Schedule.linear()")
+    check_eps_model(eps_model, schedule)
+    X = as_data_matrix(X, min_rows=1)
+    n_noise = check_positive_int(n_noise, "n_noise")
+    a = schedule.alpha_bars[schedule.check_step(t) - 1]
+    rng = np.random.default_rng(check_seed(seed))
+    x0 = np.repeat(X, n_noise, axis=0)
+    eps = rng.standard_normal(x0.shape)
+    return _squared_error(eps_model, x0, eps, a, t)

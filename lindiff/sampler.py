@@ -1,12 +1,20 @@
-"""The DDPM ancestral sampler, generic and in closed form for diagonal affine denoisers.
+"""The DDPM ancestral sampler and every law it produces.
 
 u_T ~ N(0, Id),  u_{t-1} = ( u_t - beta_t / sqrt(1 - abar_t) eps(u_t, t) ) / sqrt(alpha_t) + sigma_t z_t.
+
+For an affine denoiser the sampler is affine and its output Gaussian. Its law is here in three
+forms: telescoped in closed form at the optimum of the linear model (:func:`optimal_sampler_variances`,
+:func:`optimal_sampler_mean_factors`), by a scalar recursion for any denoiser diagonal in a fixed
+basis (:func:`lindiff.diagonal_sampler_law`), and by the dense recursion for general matrices
+(:func:`affine_sampler_law`). The forward chain and the sampler are also recorded step by step
+(:func:`forward_trajectories`, :func:`sampler_trajectories`), for drawing their paths; the forward
+chain x_t = sqrt(alpha_t) x_{t-1} + sqrt(beta_t) z_t has the marginal x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ._checks import as_finite_array, check_eps_model, check_positive_int, check_seed, eps_output
+from ._checks import as_data_matrix, as_finite_array, check_eps_model, check_positive_int, check_seed, eps_output
 from .progress import progress
 from .schedule import Schedule
 
@@ -119,6 +127,96 @@ def diagonal_sampler_law(w, m, schedule: Schedule):
     return mean, var
 
 
+def optimal_sampler_variances(lam, schedule: Schedule) -> np.ndarray:
+    """Variance of the sampler output along a direction of regularised training variance lam, for
+    the optimal linear denoiser (exact, finite T).
+
+    With v_t = abar_t lam + 1 - abar_t (v_0 = lam), the per-step gain is A_t = sqrt(alpha_t) v_{t-1} / v_t,
+    the gains telescope, and
+
+        C(lam) = lam^2 [ abar_T / v_T^2 + sum_{t=1..T} sigma_t^2 abar_{t-1} / v_{t-1}^2 ].
+
+    The t = 1 term is sigma_1^2 = beta_1 exactly (v_0 = lam), so a direction with lam = 0 keeps
+    the variance beta_1. Evaluated as beta_1 + sum_t coef_t (lam / v_t)^2 with the ratios
+    lam / v_t <= 1 / abar_t, which never divides by zero and never overflows, even for huge lam.
+    Cost O(T d): one (T, d) array and a matrix-vector product.
+
+    Parameters
+    ----------
+    lam : ndarray, shape (d,)
+        lambda_nu + c: the eigenvalues of Sigma_0 plus the ridge, all >= 0.
+    schedule : Schedule
+
+
+    Defined in :doc:`chapter 2 </book/02_linear_model>`, equation :eq:`eq-sampled-variance`.
+    """
+    ab = schedule.alpha_bars[:, None]
+    ratio = ab * lam
+    ratio += 1.0 - ab
+    np.divide(lam, ratio, out=ratio)  # lam / v_t for t = 1..T
+    np.square(ratio, out=ratio)
+    # coef_t = beta_{t+1} abar_t for t = 1..T-1 (terms t+1 = 2..T of the sum), abar_T for t = T
+    coef = np.append(schedule.betas[1:] * schedule.alpha_bars[:-1], schedule.alpha_bars[-1])
+    return schedule.betas[0] + coef @ ratio
+
+
+def optimal_sampler_mean_factors(lam, schedule: Schedule) -> np.ndarray:
+    """Mean of the sampler output along e_nu over e_nu . mu_0, for the optimal linear denoiser:
+    1 - abar_T lam / v_T.
+
+    lam = lambda_nu + c and v_T = abar_T lam + 1 - abar_T, as in :func:`optimal_sampler_variances`.
+    Evaluated as (1 - abar_T) / v_T, the same number without the cancellation of
+    1 - abar_T lam / v_T at large lam.
+
+    Defined in :doc:`chapter 2 </book/02_linear_model>`, equation :eq:`eq-sampled-variance`.
+    """
+    abar_T = schedule.alpha_bars[-1]
+    v_T = abar_T * lam + 1.0 - abar_T
+    return (1.0 - abar_T) / v_T
+
+
+def affine_sampler_law(weights, biases, schedule: Schedule):
+    """Exact law of the ancestral sampler for eps(u, t) = W_t (u + b_t) with general matrices W_t.
+
+    The step u_{t-1} = A_t u_t + o_t + sigma_t z with A_t = (Id - g_t W_t) / sqrt(alpha_t),
+    o_t = -g_t W_t b_t / sqrt(alpha_t), g_t = beta_t / sqrt(1 - abar_t), is affine, so u_0 is Gaussian:
+
+        mean_{t-1} = A_t mean_t + o_t,   cov_{t-1} = A_t cov_t A_t^T + beta_t Id,   mean_T = 0, cov_T = Id.
+
+    The dense counterpart of :func:`lindiff.diagonal_sampler_law`, O(T d^3).
+
+    Parameters
+    ----------
+    weights : array_like, shape (T, d, d)
+    biases : array_like, shape (T, d)
+    schedule : Schedule
+
+    Returns
+    -------
+    mean : ndarray, shape (d,)
+    cov : ndarray, shape (d, d)
+
+
+    Defined in :doc:`chapter 6 </book/06_early_stopping>`: equation :eq:`eq-diagonal-sampler-law` with dense
+    weights, the affine recursion :eq:`eq-affine-sampler-step` of :doc:`chapter 2 </book/02_linear_model>`.
+    """
+    _check_schedule(schedule)
+    W = as_finite_array(weights, "weights")
+    b = as_finite_array(biases, "biases")
+    T = schedule.T
+    if W.ndim != 3 or W.shape[0] != T or W.shape[1] != W.shape[2] or b.shape != W.shape[:2]:
+        raise ValueError(f"weights must have shape (T, d, d) and biases (T, d) with T = {T}; "
+                         f"got {W.shape} and {b.shape}")
+    d = W.shape[1]
+    g = schedule.betas / np.sqrt(1.0 - schedule.alpha_bars)
+    mean, cov = np.zeros(d), np.eye(d)
+    for i in range(T - 1, -1, -1):
+        A = (np.eye(d) - g[i] * W[i]) / np.sqrt(schedule.alphas[i])
+        mean = A @ mean - g[i] * (W[i] @ b[i]) / np.sqrt(schedule.alphas[i])
+        cov = A @ cov @ A.T + schedule.betas[i] * np.eye(d)
+    return mean, 0.5 * (cov + cov.T)
+
+
 def diagonal_sample(w, m, schedule: Schedule, n: int, seed=None, progress_bar: bool = True):
     """Run the ancestral sampler for the diagonal denoiser of :func:`diagonal_sampler_law`.
 
@@ -148,3 +246,58 @@ def diagonal_sample(w, m, schedule: Schedule, n: int, seed=None, progress_bar: b
         z *= sigmas[i]
         y += z
     return y
+
+
+def forward_trajectories(x0, schedule: Schedule, seed=None) -> np.ndarray:
+    """Run the forward chain x_t = sqrt(alpha_t) x_{t-1} + sqrt(beta_t) z_t from each row of x0.
+
+    Parameters
+    ----------
+    x0 : array_like, shape (n, d)
+        Starting points.
+    schedule : Schedule
+    seed : None, int or numpy Generator
+        None (the default) draws fresh entropy on each call.
+
+    Returns
+    -------
+    ndarray, shape (T + 1, n, d)
+        Entry t is x_t (entry 0 is x0).
+
+
+    Defined in :doc:`chapter 1 </book/01_diffusion_models>`, equation :eq:`eq-forward-step`.
+    """
+    _check_schedule(schedule)
+    x0 = as_data_matrix(x0, "x0", min_rows=1)
+    rng = np.random.default_rng(check_seed(seed))
+    z = rng.standard_normal((schedule.T,) + x0.shape)
+    path = np.empty((schedule.T + 1,) + x0.shape)
+    path[0] = x0
+    for i in range(schedule.T):
+        path[i + 1] = np.sqrt(schedule.alphas[i]) * path[i] + schedule.sigmas[i] * z[i]
+    return path
+
+
+def sampler_trajectories(eps_model, schedule: Schedule, n: int, d: int, seed=None, progress_bar: bool = True):
+    """Run :func:`lindiff.ddpm_sample` and keep every intermediate u_t.
+
+    Same seed, same samples: entry 0 equals ``ddpm_sample(eps_model, schedule, n, d, seed)``.
+
+    Returns
+    -------
+    ndarray, shape (T + 1, n, d)
+        Entry t is u_t: entry T is the starting noise u_T, entry 0 the samples u_0.
+
+
+    Defined in :doc:`chapter 1 </book/01_diffusion_models>`, equation :eq:`eq-ancestral-sampler`.
+    """
+    _check_schedule(schedule)
+    check_eps_model(eps_model, schedule)  # recording_model below hides eps_model's own schedule
+    recorded = {}
+
+    def recording_model(u, t):
+        recorded[t] = np.array(u, dtype=np.float64, copy=True)
+        return eps_model(u, t)
+
+    u0 = ddpm_sample(recording_model, schedule, n, d, seed=seed, progress_bar=progress_bar)
+    return np.stack([u0] + [recorded[t] for t in range(1, schedule.T + 1)])

@@ -17,7 +17,7 @@ t = 1..T), started from zero. Two objectives:
       L_t = || Id - sqrt(s) W_t ||_F^2 + a Tr(W_t Sigma_0 W_t^T) + || W_t ybar_t ||^2 + a c ||W_t||_F^2,
 
   which depends on the data only through mu_0 and Sigma_0 (ddof = 0). With ``bias="optimal"`` (b_t
-  held at -sqrt(a) mu_0) or centred data, W_t then follows :class:`lindiff.dynamics.GradientFlow`
+  held at -sqrt(a) mu_0) or centred data, W_t then follows :class:`lindiff.gradient_flow.GradientFlow`
   with ``discrete=True`` exactly; minibatch SGD follows it in expectation.
 
 Gradients are written out by hand (the loss is quadratic): for a sample at step t with
@@ -38,6 +38,7 @@ Adam then costs about nine passes over W.
 """
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,6 +47,7 @@ import torch
 from ._checks import (as_covariance, as_data_matrix, as_finite_array, as_mean, check_nonnegative, check_positive_int,
                       psd_eigh)
 from .progress import progress
+from .sampler import affine_sampler_law
 from .schedule import Schedule
 from .stats import empirical_stats
 
@@ -64,6 +66,30 @@ def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
+def _check_options(optimizer, bias, dtype, momentum) -> float:
+    """Check the trainer's choices; returns the momentum as a float."""
+    if optimizer not in _OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {_OPTIMIZERS}, got {optimizer!r}")
+    if bias not in _BIASES:
+        raise ValueError(f"bias must be one of {_BIASES}, got {bias!r}")
+    if dtype not in (torch.float32, torch.float64):
+        raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype!r}")
+    momentum = check_nonnegative(momentum, "momentum")
+    if momentum >= 1 or (momentum and optimizer != "sgd"):
+        raise ValueError("momentum must be in [0, 1) and is an SGD option")
+    return momentum
+
+
+def _checked_device(device) -> torch.device:
+    try:
+        checked = torch.device(device) if device is not None else default_device()
+        torch.empty(0, device=checked)
+    except (RuntimeError, TypeError, AssertionError) as exc:  # AssertionError: a build without CUDA
+        raise ValueError(f"device must be an available torch device such as 'cpu' or 'cuda', got {device!r} "
+                         f"({exc})") from None
+    return checked
+
+
 def _check_steps(steps, schedule: Schedule) -> np.ndarray:
     if steps is None:
         return np.arange(1, schedule.T + 1)
@@ -73,49 +99,6 @@ def _check_steps(steps, schedule: Schedule) -> np.ndarray:
     if np.any(arr < 1) or np.any(arr > schedule.T) or np.unique(arr).size != arr.size:
         raise ValueError(f"steps must be distinct integers in 1..{schedule.T}, got {steps!r}")
     return np.sort(arr)
-
-
-def affine_sampler_law(weights, biases, schedule: Schedule):
-    """Exact law of the ancestral sampler for eps(u, t) = W_t (u + b_t) with general matrices W_t.
-
-    The step u_{t-1} = A_t u_t + o_t + sigma_t z with A_t = (Id - g_t W_t) / sqrt(alpha_t),
-    o_t = -g_t W_t b_t / sqrt(alpha_t), g_t = beta_t / sqrt(1 - abar_t), is affine, so u_0 is Gaussian:
-
-        mean_{t-1} = A_t mean_t + o_t,   cov_{t-1} = A_t cov_t A_t^T + beta_t Id,   mean_T = 0, cov_T = Id.
-
-    The dense counterpart of :func:`lindiff.diagonal_sampler_law`, O(T d^3).
-
-    Parameters
-    ----------
-    weights : array_like, shape (T, d, d)
-    biases : array_like, shape (T, d)
-    schedule : Schedule
-
-    Returns
-    -------
-    mean : ndarray, shape (d,)
-    cov : ndarray, shape (d, d)
-
-
-    Defined in :doc:`chapter 6 </book/06_early_stopping>`: equation :eq:`eq-diagonal-sampler-law` with dense
-    weights, the affine recursion :eq:`eq-affine-sampler-step` of :doc:`chapter 2 </book/02_linear_model>`.
-    """
-    if not isinstance(schedule, Schedule):
-        raise ValueError("schedule must be a lindiff.Schedule")
-    W = as_finite_array(weights, "weights")
-    b = as_finite_array(biases, "biases")
-    T = schedule.T
-    if W.ndim != 3 or W.shape[0] != T or W.shape[1] != W.shape[2] or b.shape != W.shape[:2]:
-        raise ValueError(f"weights must have shape (T, d, d) and biases (T, d) with T = {T}; "
-                         f"got {W.shape} and {b.shape}")
-    d = W.shape[1]
-    g = schedule.betas / np.sqrt(1.0 - schedule.alpha_bars)
-    mean, cov = np.zeros(d), np.eye(d)
-    for i in range(T - 1, -1, -1):
-        A = (np.eye(d) - g[i] * W[i]) / np.sqrt(schedule.alphas[i])
-        mean = A @ mean - g[i] * (W[i] @ b[i]) / np.sqrt(schedule.alphas[i])
-        cov = A @ cov @ A.T + schedule.betas[i] * np.eye(d)
-    return mean, 0.5 * (cov + cov.T)
 
 
 @dataclass
@@ -129,7 +112,7 @@ class TrainingRun:
         The trained steps t.
     iterations : ndarray, shape (n_log,)
         Iteration counts at which the log was taken. With the per-step learning rate ``lr``, the
-        training time of :class:`lindiff.dynamics.GradientFlow` (with eta = lr) is the iteration count.
+        training time of :class:`lindiff.gradient_flow.GradientFlow` (with eta = lr) is the iteration count.
     lr : float
     train_loss, test_loss : ndarray, shape (n_log,)
         Exact noise-averaged losses of the logged weights, summed over the trained steps, without
@@ -187,8 +170,40 @@ class TrainingRun:
 
     def sampling_distribution(self, index):
         """Exact law N(mean, cov) the sampler produces with the weights of logged iteration ``index``
-        (:func:`affine_sampler_law`)."""
+        (:func:`lindiff.affine_sampler_law`)."""
         return affine_sampler_law(*self._all_steps(index), self.schedule)
+
+
+def _stable_limit(trainer):
+    """The largest stable learning rate, where one is known: full-batch SGD, on the W_t.
+
+    Gradient descent multiplies a mode of W_t by 1 - lr (2 k + weight_decay), k = a (lambda + c) + s,
+    and heavy-ball momentum m is stable while lr (2 k + weight_decay) < 2 (1 + m): the limit is
+    (1 + m) / (max k + weight_decay / 2), which is 1 / max k for plain gradient descent.
+    """
+    if not trainer.full_batch or not isinstance(trainer.optimizer, torch.optim.SGD):
+        return None
+    lam_max = max(float(np.linalg.eigvalsh(trainer._cov0)[-1]), 0.0)
+    k_max = float(torch.max(trainer._a * (lam_max + trainer.c) + trainer._s))
+    momentum = trainer.optimizer.param_groups[0]["momentum"]
+    return (1.0 + momentum) / (k_max + trainer.weight_decay / 2.0)
+
+
+def _divergence_message(trainer, worst: float, finite: bool) -> str:
+    """What diverged, and the stable learning rate where one is known."""
+    limit = _stable_limit(trainer)
+    known = ""
+    if limit is not None:
+        rule = ("1 / max k" if trainer.optimizer.param_groups[0]["momentum"] == 0 and trainer.weight_decay == 0
+                else "(1 + momentum) / (max k + weight_decay / 2)")
+        known = (f"; full-batch descent on the W_t is stable for lr < {rule} = {limit:.4g}, "
+                 "k = abar_t (lambda + c) + 1 - abar_t over the eigenvalues lambda of Sigma_0"
+                 + ("" if trainer.bias == "optimal" else " (exact with bias='optimal'; a learned bias lowers it)"))
+    what = ("weights that are NaN or inf" if not finite else
+            f"a loss of {worst:.3g}" if np.isfinite(worst) else "a loss that is NaN or inf")
+    zero = trainer.d * trainer.steps.size
+    return (f"training diverged by iteration {trainer.iteration} with lr = {trainer.lr:g}: {what} (the zero model's "
+            f"loss is {zero}){known}. Lower lr and train again.")
 
 
 class Trainer:
@@ -243,28 +258,15 @@ class Trainer:
         if not isinstance(schedule, Schedule):
             raise ValueError("schedule must be a lindiff.Schedule, e.g. Schedule.linear()")
         X = as_data_matrix(X)
-        if optimizer not in _OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {_OPTIMIZERS}, got {optimizer!r}")
-        if bias not in _BIASES:
-            raise ValueError(f"bias must be one of {_BIASES}, got {bias!r}")
-        if dtype not in (torch.float32, torch.float64):
-            raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype!r}")
+        momentum = _check_options(optimizer, bias, dtype, momentum)
         self.batch_size = check_positive_int(batch_size, "batch_size")
         self.c = check_nonnegative(c, "c")
         weight_decay = check_nonnegative(weight_decay, "weight_decay")
-        momentum = check_nonnegative(momentum, "momentum")
-        if momentum >= 1 or (momentum and optimizer != "sgd"):
-            raise ValueError("momentum must be in [0, 1) and is an SGD option")
         self.optimizer = None
         self.lr = lr
         self.schedule, self.full_batch, self.bias = schedule, bool(full_batch), bias
         self.steps = _check_steps(steps, schedule)
-        try:
-            self.device = torch.device(device) if device is not None else default_device()
-            torch.empty(0, device=self.device)
-        except (RuntimeError, TypeError, AssertionError) as exc:  # AssertionError: a build without CUDA
-            raise ValueError(f"device must be an available torch device such as 'cpu' or 'cuda', got {device!r} "
-                             f"({exc})") from None
+        self.device = _checked_device(device)
         seed = check_positive_int(seed, "seed", minimum=0)
         if seed >= 2**63:
             raise ValueError(f"seed must be < 2**63 (torch's generators take 64-bit seeds), got {seed}")
@@ -296,20 +298,23 @@ class Trainer:
         # Plain minibatch SGD updates W in place inside the gradient product: no gradient buffer.
         self._fused_sgd = optimizer == "sgd" and momentum == 0 and not self.full_batch
         if not self._fused_sgd:
-            self.W.grad = torch.zeros_like(self.W)
-            groups = [{"params": [self.W], "weight_decay": weight_decay}]
-            if bias == "learned":
-                self.b.grad = torch.zeros_like(self.b)
-                groups.append({"params": [self.b], "weight_decay": 0.0})
-            if optimizer == "sgd":
-                self.optimizer = torch.optim.SGD(groups, lr=self.lr, momentum=momentum)
-            else:
-                self.optimizer = torch.optim.Adam(groups, lr=self.lr, fused=self.device.type == "cuda")
+            self.optimizer = self._torch_optimizer(optimizer, momentum)
         self._hessian = None
         self._loss = None  # loss of the weights before the last step (a device scalar: no wait)
         self._worst = torch.zeros((), **opts)  # largest such loss since the last check
         self._gen_cpu = torch.Generator().manual_seed(seed)
         self._gen_dev = torch.Generator(device=self.device).manual_seed(seed + 1)
+
+    def _torch_optimizer(self, optimizer: str, momentum: float):
+        """A ``torch.optim`` optimizer over W (and a learned b), with gradient buffers allocated once."""
+        self.W.grad = torch.zeros_like(self.W)
+        groups = [{"params": [self.W], "weight_decay": self.weight_decay}]
+        if self.bias == "learned":
+            self.b.grad = torch.zeros_like(self.b)
+            groups.append({"params": [self.b], "weight_decay": 0.0})
+        if optimizer == "sgd":
+            return torch.optim.SGD(groups, lr=self.lr, momentum=momentum)
+        return torch.optim.Adam(groups, lr=self.lr, fused=self.device.type == "cuda")
 
     @property
     def lr(self) -> float:
@@ -402,20 +407,6 @@ class Trainer:
         if self.iteration % _CHECK_EVERY == 0:
             self._check_divergence()
 
-    def _stable_limit(self):
-        """The largest stable learning rate, where one is known: full-batch SGD, on the W_t.
-
-        Gradient descent multiplies a mode of W_t by 1 - lr (2 k + weight_decay), k = a (lambda + c) + s,
-        and heavy-ball momentum m is stable while lr (2 k + weight_decay) < 2 (1 + m): the limit is
-        (1 + m) / (max k + weight_decay / 2), which is 1 / max k for plain gradient descent.
-        """
-        if not self.full_batch or self.optimizer is None or not isinstance(self.optimizer, torch.optim.SGD):
-            return None
-        lam_max = max(float(np.linalg.eigvalsh(self._cov0)[-1]), 0.0)
-        k_max = float(torch.max(self._a * (lam_max + self.c) + self._s))
-        momentum = self.optimizer.param_groups[0]["momentum"]
-        return (1.0 + momentum) / (k_max + self.weight_decay / 2.0)
-
     @torch.no_grad()
     def _check_divergence(self, weights: bool = False) -> None:
         """Raise :class:`TrainingDiverged` if a loss since the last check is not finite or exceeds 1e6
@@ -427,21 +418,8 @@ class Trainer:
         worst = float(self._worst)
         # a NaN or inf weight makes the sum NaN or inf (so do weights near 1e300: diverged as well)
         finite = not weights or bool(torch.isfinite(self.W.sum() + self.b.sum()))
-        if finite and worst <= _EXPLODED * self.d * self.steps.size:
-            return
-        limit = self._stable_limit()
-        known = ""
-        if limit is not None:
-            rule = ("1 / max k" if self.optimizer.param_groups[0]["momentum"] == 0 and self.weight_decay == 0
-                    else "(1 + momentum) / (max k + weight_decay / 2)")
-            known = (f"; full-batch descent on the W_t is stable for lr < {rule} = {limit:.4g}, "
-                     "k = abar_t (lambda + c) + 1 - abar_t over the eigenvalues lambda of Sigma_0"
-                     + ("" if self.bias == "optimal" else " (exact with bias='optimal'; a learned bias lowers it)"))
-        what = ("weights that are NaN or inf" if not finite else
-                f"a loss of {worst:.3g}" if np.isfinite(worst) else "a loss that is NaN or inf")
-        raise TrainingDiverged(
-            f"training diverged by iteration {self.iteration} with lr = {self.lr:g}: {what} (the zero model's "
-            f"loss is {self.d * self.steps.size}){known}. Lower lr and train again.")
+        if not finite or not worst <= _EXPLODED * self.d * self.steps.size:
+            raise TrainingDiverged(_divergence_message(self, worst, finite))
 
     # ------------------------------------------------------------------ evaluation
     @torch.no_grad()
@@ -483,9 +461,43 @@ class Trainer:
         eps.schedule = self.schedule  # lets the sampler refuse another schedule
         return eps
 
+    @property
+    def loss(self) -> float:
+        """The loss, with the ridge, of the weights before the last step.
+
+        The minibatch estimate of sum_t L_t, or in full-batch mode the exact value; reading it waits
+        for the device.
+        """
+        return float("nan") if self._loss is None else float(self._loss)
+
+    def weights(self):
+        """The current (W_t, b_t) of the trained steps as float64 numpy copies, shapes (n_steps, d, d), (n_steps, d)."""
+        return (self.W.detach().double().cpu().numpy().copy(), self.b.detach().double().cpu().numpy().copy())
+
+    def iterate(self, iterations: int):
+        """Take ``iterations`` optimizer steps, yielding the trainer after each one.
+
+        The caller decides what to record at each step: ``iteration``, :attr:`loss`,
+        :meth:`weights`, :meth:`expected_loss`, or nothing (reading a value waits for the device).
+        Breaking out early is allowed. Every 16 steps, and on the weights after the last one, raises
+        :class:`TrainingDiverged` if training diverged.
+
+        Examples
+        --------
+        >>> losses = [trainer.loss for trainer in Trainer(X, schedule, lr=0.05).iterate(100)]  # doctest: +SKIP
+
+
+        Defined in :doc:`chapter 6 </book/06_early_stopping>`, equation :eq:`eq-sgd-loss`.
+        """
+        iterations = check_positive_int(iterations, "iterations", minimum=0)
+        for _ in range(iterations):
+            self.step()
+            yield self
+        self._check_divergence(weights=True)
+
     def run(self, iterations: int, log_at=None, test_stats=None, keep_weights: bool = True,
             progress_bar: bool = True) -> TrainingRun:
-        """Train for ``iterations`` more steps, logging at the iteration counts ``log_at``.
+        """Train for ``iterations`` more steps (:meth:`iterate`), logging at the iteration counts ``log_at``.
 
         Parameters
         ----------
@@ -499,43 +511,45 @@ class Trainer:
         keep_weights : bool
             Store the weights (float64, on the CPU) at every log point.
         """
-        iterations = check_positive_int(iterations, "iterations", minimum=0)
-        end = self.iteration + iterations
-        log_at = np.asarray([end] if log_at is None else log_at)
-        if (log_at.ndim != 1 or not np.issubdtype(log_at.dtype, np.integer) or np.any(np.diff(log_at) <= 0)
-                or (log_at.size and (log_at[0] < self.iteration or log_at[-1] > end))):
-            raise ValueError(f"log_at must be increasing integers in {self.iteration}..{end}, got {log_at!r}")
-        if test_stats is not None:
-            if len(test_stats) != 2:
-                raise ValueError("test_stats must be a pair (true_mean, true_cov)")
-            true_mean = as_mean(test_stats[0], self.d, name="true_mean")
-            true_cov = as_covariance(test_stats[1], self.d, name="true_cov")
-            psd_eigh(true_cov, "true_cov")
-        train_loss, test_loss, weights, biases = [], [], [], []
+        return _record(self, iterations, log_at, test_stats, keep_weights, progress_bar)
 
-        def log():
-            train_loss.append(self.expected_loss())
+def _record(trainer: Trainer, iterations: int, log_at, test_stats, keep_weights: bool, progress_bar: bool):
+    """:meth:`Trainer.run`: the losses (and weights) that :meth:`Trainer.iterate` reaches at ``log_at``."""
+    iterations = check_positive_int(iterations, "iterations", minimum=0)
+    end = trainer.iteration + iterations
+    log_at = np.asarray([end] if log_at is None else log_at)
+    if (log_at.ndim != 1 or not np.issubdtype(log_at.dtype, np.integer) or np.any(np.diff(log_at) <= 0)
+            or (log_at.size and (log_at[0] < trainer.iteration or log_at[-1] > end))):
+        raise ValueError(f"log_at must be increasing integers in {trainer.iteration}..{end}, got {log_at!r}")
+    test_stats = _check_test_stats(test_stats, trainer.d)
+    train_loss, test_loss, weights = [], [], []
+    todo = list(log_at)
+    states = itertools.chain([trainer], trainer.iterate(iterations))  # before the first step, then after each
+    for state in progress(states, desc="training", total=iterations + 1, **({} if progress_bar else {"disable": True})):
+        while todo and todo[0] == state.iteration:
+            train_loss.append(state.expected_loss())
             if test_stats is not None:
-                test_loss.append(self.expected_loss(true_mean, true_cov))
+                test_loss.append(state.expected_loss(*test_stats))
             if keep_weights:
-                weights.append(self.W.detach().double().cpu().numpy().copy())
-                biases.append(self.b.detach().double().cpu().numpy().copy())
+                weights.append(state.weights())
+            todo.pop(0)
+    return TrainingRun(
+        schedule=trainer.schedule, steps=trainer.steps.copy(), iterations=log_at.astype(np.int64), lr=trainer.lr,
+        train_loss=np.asarray(train_loss), test_loss=np.asarray(test_loss) if test_stats is not None else None,
+        weights=np.asarray([w for w, _ in weights]) if keep_weights else None,
+        biases=np.asarray([b for _, b in weights]) if keep_weights else None)
 
-        todo = list(log_at)
-        bar = {} if progress_bar else {"disable": True}
-        for _ in progress(range(iterations + 1), desc="training", **bar):
-            while todo and todo[0] == self.iteration:
-                log()
-                todo.pop(0)
-            if self.iteration == end:
-                break
-            self.step()
-        self._check_divergence(weights=True)
-        return TrainingRun(
-            schedule=self.schedule, steps=self.steps.copy(), iterations=log_at.astype(np.int64), lr=self.lr,
-            train_loss=np.asarray(train_loss), test_loss=np.asarray(test_loss) if test_stats is not None else None,
-            weights=np.asarray(weights) if keep_weights else None,
-            biases=np.asarray(biases) if keep_weights else None)
+
+def _check_test_stats(test_stats, d: int):
+    """(true_mean, true_cov) checked, or None."""
+    if test_stats is None:
+        return None
+    if len(test_stats) != 2:
+        raise ValueError("test_stats must be a pair (true_mean, true_cov)")
+    true_mean = as_mean(test_stats[0], d, name="true_mean")
+    true_cov = as_covariance(test_stats[1], d, name="true_cov")
+    psd_eigh(true_cov, "true_cov")
+    return true_mean, true_cov
 
 
 def train(X, schedule: Schedule, *, iterations: int, lr: float, log_at=None, test_stats=None,

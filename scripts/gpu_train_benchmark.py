@@ -18,7 +18,7 @@ What it measures
 2. One SGD training run with the bias held at its optimum, logging the exact (noise-averaged) train
    and test loss at log-spaced iterations, against the analytic prediction: the expected SGD weights
    follow gradient descent exactly, w_n = (1 - (1 - 2 lr k)^n) sqrt(s) / k per eigen-direction
-   (:class:`lindiff.dynamics.GradientFlow` with ``discrete=True``). The measured loss may sit above
+   (:class:`lindiff.gradient_flow.GradientFlow` with ``discrete=True``). The measured loss may sit above
    the prediction by the SGD noise (the prediction is the loss of the mean weights).
 
 Design of the trainer step (see lindiff/train.py): the batch is grouped by step into a zero-padded
@@ -51,7 +51,7 @@ import numpy as np
 import torch
 
 import lindiff as ld
-from lindiff.dynamics import GradientFlow
+from lindiff.gradient_flow import GradientFlow
 from lindiff.train import Trainer, default_device
 
 

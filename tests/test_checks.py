@@ -63,8 +63,8 @@ def test_good_seeds_are_passed_through():
 
 
 def test_training_times_and_trained_weights_refuse_non_real_input():
-    from lindiff.dynamics import GradientFlow
-    from lindiff.train import affine_sampler_law
+    from lindiff.gradient_flow import GradientFlow
+    from lindiff.sampler import affine_sampler_law
 
     flow = GradientFlow(ld.LinearDiffusion.fit(np.random.default_rng(0).normal(size=(5, 3)), SCHED), 0.1)
     with pytest.raises(TypeError, match="tau must hold real numeric values, got strings"):

@@ -11,7 +11,7 @@ import lindiff as ld  # noqa: E402
 from lindiff import data  # noqa: E402
 from lindiff.book import images  # noqa: E402
 from lindiff.data import cache, learning_curves  # noqa: E402
-from lindiff.measures import expected_naive_measure  # noqa: E402
+from lindiff.kl import expected_naive_measure  # noqa: E402
 from lindiff.montecarlo import ddpm_loss  # noqa: E402
 
 

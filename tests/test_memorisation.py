@@ -5,8 +5,9 @@ from scipy.stats import multivariate_normal
 
 import lindiff as ld
 import lindiff.memorisation as mem
-from lindiff.memorisation import EmpiricalDenoiser, nearest_training_point, train_loss_samples
-from lindiff.toy import GaussianMixture
+from lindiff.memorisation import EmpiricalDenoiser, nearest_training_point
+from lindiff.montecarlo import train_loss_samples
+from lindiff.mixture import GaussianMixture
 
 SCHED = ld.Schedule.linear(T=1000)
 

@@ -143,7 +143,7 @@ def test_bad_input_raises():
 
 def test_losses_of_a_model_that_returns_nan_raise_naming_the_step():
     """A NaN prediction used to give a NaN loss with no error."""
-    from lindiff.memorisation import train_loss_samples
+    from lindiff.montecarlo import train_loss_samples
 
     sched = Schedule.linear(T=10)
     X = np.random.default_rng(0).normal(size=(8, 2))

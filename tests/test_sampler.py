@@ -1,12 +1,17 @@
-"""The generic and the diagonal samplers against independent recursions and against each other."""
+"""The generic and the diagonal samplers against independent recursions and against each other; the
+affine law; the forward-chain and sampler paths."""
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as hs
 
 from lindiff import LinearDiffusion, Schedule, ddpm_sample, diagonal_sample, diagonal_sampler_law
+from lindiff.memorisation import EmpiricalDenoiser
+from lindiff.sampler import affine_sampler_law, forward_trajectories, sampler_trajectories
 
 SHORT = Schedule.linear(T=100, beta_min=1e-3, beta_max=0.08)
+PATHS = Schedule.linear(T=200, beta_max=2e-2)  # forward-chain and sampler paths
+STEEP = Schedule.linear(T=10, beta_min=1e-3, beta_max=0.3)  # the affine law
 
 
 def _scalar_law(w, m, sched, nu):
@@ -183,8 +188,6 @@ def test_sampler_refuses_a_schedule_other_than_the_models():
     model = LinearDiffusion.fit(np.random.default_rng(1).normal(size=(30, 2)), sched)
     with pytest.raises(ValueError, match="differs from the schedule eps_model was built for"):
         ddpm_sample(model, other, n=2, d=2, progress_bar=False)
-    from lindiff.trajectories import sampler_trajectories
-
     with pytest.raises(ValueError, match="differs from the schedule eps_model was built for"):
         sampler_trajectories(model, other, n=2, d=2, progress_bar=False)
     # an equal schedule built separately is the same schedule
@@ -195,3 +198,63 @@ def test_sampler_refuses_samples_that_overflow_from_a_finite_prediction():
     """A finite but absurd prediction (1e308) overflows the update at a step with a large beta."""
     with np.errstate(over="ignore"), pytest.raises(ValueError, match="overflowed to NaN or inf although eps_model"):
         ddpm_sample(lambda x, t: np.full_like(x, 1e308), Schedule(np.array([0.9])), n=2, d=2, progress_bar=False)
+
+
+def test_affine_sampler_law_reduces_to_the_diagonal_law():
+    rng = np.random.default_rng(1)
+    w = rng.uniform(0, 2, size=(STEEP.T, 3))
+    m = rng.standard_normal((STEEP.T, 3))
+    mean, var = diagonal_sampler_law(w, m, STEEP)
+    W = np.einsum("tk,kl->tkl", w, np.eye(3))
+    mean_d, cov_d = affine_sampler_law(W, -m, STEEP)
+    np.testing.assert_allclose(mean_d, mean, atol=1e-13)
+    np.testing.assert_allclose(cov_d, np.diag(var), atol=1e-13)
+
+
+def test_affine_sampler_law_rejects_bad_input():
+    with pytest.raises(ValueError):
+        affine_sampler_law(np.zeros((9, 2, 2)), np.zeros((9, 2)), STEEP)
+    with pytest.raises(ValueError):
+        affine_sampler_law(np.full((10, 2, 2), np.nan), np.zeros((10, 2)), STEEP)
+
+
+def test_forward_chain_has_the_closed_form_marginal():
+    """x_t = sqrt(alpha_t) x_{t-1} + sqrt(beta_t) z  =>  x_t ~ N(sqrt(abar_t) x_0, (1 - abar_t) Id)."""
+    x0 = np.tile([[2.0, -1.0]], (20_000, 1))
+    path = forward_trajectories(x0, PATHS, seed=1)
+    assert path.shape == (201, 20_000, 2)
+    np.testing.assert_array_equal(path[0], x0)
+    n = len(x0)
+    for t in (1, 10, 100, 200):
+        a = PATHS.alpha_bars[t - 1]
+        xt = path[t]
+        z_mean = (xt.mean(axis=0) - np.sqrt(a) * x0[0]) / np.sqrt((1 - a) / n)
+        z_var = (xt.var(axis=0) - (1 - a)) / ((1 - a) * np.sqrt(2 / n))
+        assert np.all(np.abs(z_mean) < 4.5) and np.all(np.abs(z_var) < 4.5)
+    # increments are independent: the lag-one correlation of the added noise is zero
+    inc = path[2:] - np.sqrt(PATHS.alphas[1:, None, None]) * path[1:-1]
+    assert abs(np.corrcoef(inc[0, :, 0], inc[1, :, 0])[0, 1]) < 4.5 / np.sqrt(n)
+
+
+def test_sampler_trajectory_is_the_sampler():
+    X = np.array([[0.0, 1.0], [1.0, 0.0], [-1.0, -1.0]])
+    emp = EmpiricalDenoiser(X, PATHS)
+    path = sampler_trajectories(emp, PATHS, 50, 2, seed=3, progress_bar=False)
+    assert path.shape == (201, 50, 2)
+    np.testing.assert_array_equal(path[0], ddpm_sample(emp, PATHS, 50, 2, seed=3, progress_bar=False))
+    np.testing.assert_array_equal(path[PATHS.T], np.random.default_rng(3).standard_normal((50, 2)))
+    # every step is the sampler's update from the recorded previous state (up to its noise)
+    t = 5
+    i = t - 1
+    drift = (path[t] - PATHS.betas[i] / np.sqrt(1 - PATHS.alpha_bars[i]) * emp(path[t], t)) / np.sqrt(PATHS.alphas[i])
+    noise = (path[t - 1] - drift) / PATHS.sigmas[i]
+    assert abs(noise.std() - 1) < 0.2
+
+
+def test_trajectories_reject_bad_input():
+    with pytest.raises(ValueError, match="x0"):
+        forward_trajectories(np.zeros(3), PATHS)
+    with pytest.raises(ValueError, match="Schedule"):
+        forward_trajectories(np.zeros((2, 2)), None)
+    with pytest.raises(ValueError, match="callable"):
+        sampler_trajectories(3, PATHS, 2, 2)

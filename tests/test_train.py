@@ -2,7 +2,7 @@
 
 Checked against independent computations: torch autograd of the loss written over the training
 rows, the closed-form optimum (LinearDiffusion.weights), the closed-form gradient descent of
-lindiff.dynamics, Monte-Carlo losses, and the sampler run with the trained weights.
+lindiff.gradient_flow, Monte-Carlo losses, and the sampler run with the trained weights.
 """
 import json
 import os
@@ -15,8 +15,8 @@ import pytest
 import torch
 
 import lindiff as ld
-from lindiff.dynamics import GradientFlow
-from lindiff.train import Trainer, TrainingRun, affine_sampler_law, train
+from lindiff.gradient_flow import GradientFlow
+from lindiff.train import Trainer, TrainingRun, train
 
 SCHED = ld.Schedule.linear(T=10, beta_min=1e-3, beta_max=0.3)
 torch.set_num_threads(1)  # tiny tensors: extra threads only add overhead on a shared machine
@@ -208,17 +208,6 @@ def test_sampler_with_trained_weights_matches_the_analytic_law():
         assert np.all(np.abs(np.cov(samples.T) - cov) < 5 * se_cov)
 
 
-def test_affine_sampler_law_reduces_to_the_diagonal_law():
-    rng = np.random.default_rng(1)
-    w = rng.uniform(0, 2, size=(SCHED.T, 3))
-    m = rng.standard_normal((SCHED.T, 3))
-    mean, var = ld.diagonal_sampler_law(w, m, SCHED)
-    W = np.einsum("tk,kl->tkl", w, np.eye(3))
-    mean_d, cov_d = affine_sampler_law(W, -m, SCHED)
-    np.testing.assert_allclose(mean_d, mean, atol=1e-13)
-    np.testing.assert_allclose(cov_d, np.diag(var), atol=1e-13)
-
-
 def test_subset_of_steps_and_float32():
     X = _data()
     run = train(X, SCHED, iterations=5, lr=0.05, steps=[3, 1], log_at=[0, 5], dtype=torch.float32,
@@ -284,10 +273,6 @@ def test_bad_data_and_run_arguments_raise():
                    dict(iterations=3, test_stats=(np.zeros(4),))):
         with pytest.raises(ValueError):
             tr.run(progress_bar=False, **kwargs)
-    with pytest.raises(ValueError):
-        affine_sampler_law(np.zeros((9, 2, 2)), np.zeros((9, 2)), SCHED)
-    with pytest.raises(ValueError):
-        affine_sampler_law(np.full((10, 2, 2), np.nan), np.zeros((10, 2)), SCHED)
 
 
 def test_gpu_benchmark_script_runs_tiny_on_cpu(tmp_path):
@@ -393,3 +378,34 @@ def test_the_minibatch_loss_watched_for_divergence_is_unbiased():
         draws.append(float(tr._loss))
     draws = np.array(draws)
     assert abs(draws.mean() - exact) < 4 * draws.std() / np.sqrt(draws.size)
+
+
+def test_iterate_yields_every_step_and_run_logs_the_same_numbers():
+    """The generator and the logged run take the same steps from the same seed."""
+    X = _data()
+    opts = dict(lr=0.05, batch_size=8, seed=4, device="cpu")
+    tr = Trainer(X, SCHED, **opts)
+    seen, losses, weights = [], [], {}
+    for state in tr.iterate(6):
+        seen.append(state.iteration)
+        losses.append(state.expected_loss())
+        if state.iteration in (2, 6):
+            weights[state.iteration] = state.weights()
+    assert seen == [1, 2, 3, 4, 5, 6] and np.isfinite(tr.loss)
+    run = Trainer(X, SCHED, **opts).run(6, log_at=[1, 2, 3, 4, 5, 6], progress_bar=False)
+    np.testing.assert_array_equal(run.train_loss, losses)
+    for i in (2, 6):
+        np.testing.assert_array_equal(run.weights[i - 1], weights[i][0])
+        np.testing.assert_array_equal(run.biases[i - 1], weights[i][1])
+    assert next(Trainer(X, SCHED, **opts).iterate(3)).iteration == 1   # stopping early is allowed
+    assert np.isnan(Trainer(X, SCHED, **opts).loss)                      # no step taken yet
+
+
+def test_importing_lindiff_imports_neither_torch_nor_matplotlib():
+    code = ("import sys, lindiff, lindiff.kl, lindiff.losses, lindiff.sampler, lindiff.gradient_flow, "
+            "lindiff.dataset_average, lindiff.mixture, lindiff.montecarlo, lindiff.memorisation; "
+            "print(sorted(m for m in ('torch', 'matplotlib') if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"

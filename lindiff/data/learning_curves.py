@@ -11,11 +11,10 @@ import sys
 import numpy as np
 
 from .. import _checks
-from .. import kl as _kl, linear as _linear, measures as _measures, spectra as _spectra, stats as _stats
+from .. import kl as _kl, linear as _linear, losses as _losses, spectra as _spectra, stats as _stats
 from .._checks import check_nonnegative, check_positive_int
-from ..kl import gaussian_kl
+from ..kl import gaussian_kl, naive_measure
 from ..linear import LinearDiffusion
-from ..measures import naive_measure
 from ..progress import progress
 from ..schedule import Schedule
 from ..spectra import _eigenvalues
@@ -37,7 +36,7 @@ def gaussian_surrogate(eigenvalues, Ns, schedule: Schedule, cs=(0.0,), reps: int
       the r-dimensional support of Sigma (the directions with lambda > 0; the truth puts no mass
       elsewhere, so this is the only place a finite KL can live); ``inf`` for c = 0 and N <= r;
     - ``cov_error``: the naive measure ||Sigma_0 - Sigma||_F^2 / ||Sigma||_F^2
-      (:func:`lindiff.measures.naive_measure`), independent of c.
+      (:func:`lindiff.naive_measure`), independent of c.
 
     Results are cached on disk (:func:`lindiff.data.cache.cached_arrays`), keyed by the spectrum, the
     schedule and every argument.
@@ -86,7 +85,7 @@ def gaussian_surrogate(eigenvalues, Ns, schedule: Schedule, cs=(0.0,), reps: int
     key = {"spectrum": cache.arrays_digest({"eigenvalues": lam}),
            "schedule": cache.arrays_digest({"betas": schedule.betas}), "Ns": Ns, "cs": cs,
            "reps": reps, "seed": seed,
-           "code": cache.source_digest(sys.modules[__name__], _linear, _kl, _measures, _spectra, _stats, _checks)}
+           "code": cache.source_digest(sys.modules[__name__], _linear, _losses, _kl, _spectra, _stats, _checks)}
     out = cache.cached_arrays("surrogate", key, compute)
     out.update(Ns=np.array(Ns), cs=np.array(cs))
     return out

@@ -4,7 +4,7 @@ import pytest
 from scipy.stats import multivariate_normal
 
 import lindiff as ld
-from lindiff.toy import GaussianMixture
+from lindiff.mixture import GaussianMixture
 
 
 def three_blobs():

@@ -23,25 +23,14 @@ every training time.
 """
 from __future__ import annotations
 
-import hashlib
-
 import numpy as np
-from scipy.optimize import minimize_scalar
 
-from ._checks import as_covariance, as_finite_array, as_mean, as_real_array, check_nonnegative, psd_eigh
+from ._checks import as_times, check_nonnegative
+from .kl import KLToTruth, _refine_log_minimum
 from .linear import LinearDiffusion
+from .losses import directional_second_moments, loss_per_direction
 from .sampler import diagonal_sampler_law
 from .schedule import Schedule
-
-
-def _as_times(tau, name="tau") -> np.ndarray:
-    """Training times as a float array (inf allowed: the fully trained model), each >= 0."""
-    arr = as_real_array(tau, name)
-    if arr.ndim > 1:
-        raise ValueError(f"{name} must be a scalar or a 1-D array, got shape {arr.shape}")
-    if np.any(np.isnan(arr)) or np.any(arr < 0):
-        raise ValueError(f"{name} must be >= 0 (inf for the fully trained model), got {tau!r}")
-    return arr
 
 
 def _check_positive(value, name: str) -> float:
@@ -66,7 +55,7 @@ def effective_ridge(tau, eta: float, schedule: Schedule) -> np.ndarray:
 
     Defined in :doc:`chapter 6 </book/06_early_stopping>`, equation :eq:`eq-effective-ridge`.
     """
-    tau = _as_times(tau)
+    tau = as_times(tau)
     eta = _check_positive(eta, "eta")
     if not isinstance(schedule, Schedule):
         raise ValueError("schedule must be a lindiff.Schedule, e.g. Schedule.linear()")
@@ -141,7 +130,7 @@ class GradientFlow:
         Defined in :doc:`chapter 6 </book/06_early_stopping>`, equations :eq:`eq-gradient-flow` and
         :eq:`eq-gradient-descent`.
         """
-        tau = _as_times(tau)
+        tau = as_times(tau)
         k = self.stiffness
         x = tau[..., None, None]
         if discrete:
@@ -200,10 +189,7 @@ class GradientFlow:
         return V @ mean, 0.5 * (cov + cov.T)
 
     def _loss(self, tau, second_moments, steps, discrete):
-        w = self.weights(tau, discrete)
-        a = self.schedule.alpha_bars[:, None]
-        s = 1.0 - a
-        terms = 1.0 - 2.0 * np.sqrt(s) * w + w**2 * (a * second_moments + s)
+        terms = loss_per_direction(self.schedule.alpha_bars[:, None], self.weights(tau, discrete), second_moments)
         if steps is not None:
             steps = np.asarray([self.schedule.check_step(t) for t in np.atleast_1d(steps)]) - 1
             terms = terms[..., steps, :]
@@ -225,12 +211,13 @@ class GradientFlow:
 
         Defined in :doc:`chapter 6 </book/06_early_stopping>`, equation :eq:`eq-loss-training-time`.
         """
-        return self._loss(tau, self.model._test_second_moments(true_mean, true_cov), steps, discrete)
+        m2 = directional_second_moments(self.model.eigenvectors, self.model.mean, true_mean, true_cov)
+        return self._loss(tau, m2, steps, discrete)
 
     def kl(self, tau, true_mean, true_cov, discrete: bool = False):
         """KL(rho_tau || rho): from the law sampled at training time tau to the truth N(mu, Sigma).
 
-        Returns a float for scalar tau, an array otherwise (see :class:`KLToTruth`).
+        Returns a float for scalar tau, an array otherwise (see :class:`lindiff.KLToTruth`).
 
         Defined in :doc:`chapter 6 </book/06_early_stopping>`: the law :eq:`eq-diagonal-sampler-law` scored by
         equation :eq:`eq-gaussian-kl` of :doc:`chapter 4 </book/04_kl_divergence>`.
@@ -251,146 +238,8 @@ class GradientFlow:
 
         Defined in :doc:`chapter 6 </book/06_early_stopping>`, equation :eq:`eq-effective-ridge`.
         """
-        taus = _as_times(taus, "taus")
+        taus = as_times(taus, "taus")
         if taus.ndim != 1 or taus.size < 3 or np.any(taus <= 0) or np.any(np.diff(taus) <= 0):
             raise ValueError("taus must be an increasing 1-D grid of >= 3 training times > 0")
         kl = KLToTruth(self.model.eigenvectors, true_mean, true_cov)
         return _refine_log_minimum(lambda tau: kl(*self.sampling_law(tau)), taus)
-
-
-_TRUTH_CACHE: dict = {}
-
-
-def _truth_eigh(cov: np.ndarray):
-    """psd_eigh of the true covariance, remembered for the last few distinct matrices (a sweep over
-    training sets compares many models with one truth). Keyed by the matrix's bytes."""
-    key = (cov.shape, hashlib.sha1(np.ascontiguousarray(cov).tobytes()).hexdigest())
-    if key not in _TRUTH_CACHE:
-        if len(_TRUTH_CACHE) >= 4:
-            _TRUTH_CACHE.pop(next(iter(_TRUTH_CACHE)))
-        lam, U = psd_eigh(cov, "true_cov")
-        lam.setflags(write=False)
-        U.setflags(write=False)
-        _TRUTH_CACHE[key] = (lam, U)
-    return _TRUTH_CACHE[key]
-
-
-class KLToTruth:
-    """KL(N(V m, V diag(v) V^T) || N(mu, Sigma)) for many laws diagonal in one orthonormal basis V.
-
-    With Q = V^T Sigma^{-1} V and delta = V^T mu - m,
-
-        KL = 1/2 [ sum_nu Q_nunu v_nu - d + delta^T Q delta + ln det Sigma - sum_nu ln v_nu ],
-
-    where ln det Sigma comes from Sigma's eigenvalues, computed once (O(d^3)); each law then costs
-    O(d^2). If Sigma is singular every such law (all v_nu > 0) has KL = inf.
-
-    Parameters
-    ----------
-    basis : ndarray, shape (d, d)
-        Orthonormal columns (e.g. ``LinearDiffusion.eigenvectors``).
-    true_mean, true_cov : array_like
-        The truth N(mu, Sigma).
-
-
-    Defined in :doc:`chapter 6 </book/06_early_stopping>`, with equation :eq:`eq-gaussian-kl` of
-    :doc:`chapter 4 </book/04_kl_divergence>`.
-    """
-
-    def __init__(self, basis, true_mean, true_cov):
-        V = as_finite_array(basis, "basis", ndim=2)
-        d = V.shape[0]
-        if V.shape != (d, d):
-            raise ValueError(f"basis must be square (d, d), got {V.shape}")
-        self._mu = V.T @ as_mean(true_mean, d, name="true_mean")
-        lam, U = _truth_eigh(as_covariance(true_cov, d, name="true_cov"))
-        self.singular = bool(lam[0] <= 1e-12 * lam[-1])
-        if not self.singular:
-            R = (V.T @ U) / np.sqrt(lam)
-            self._Q = R @ R.T
-            self._logdet = float(np.sum(np.log(lam)))
-        self.d = d
-
-    def __call__(self, mean, var):
-        """KL for mean coordinates ``mean`` and variances ``var`` (shape (d,) or (n, d))."""
-        mean = as_finite_array(mean, "mean")
-        var = as_finite_array(var, "var")
-        if mean.shape != var.shape or mean.shape[-1] != self.d or mean.ndim > 2:
-            raise ValueError(f"mean and var must both have shape (d,) or (n, d) with d = {self.d}")
-        if np.any(var <= 0):
-            raise ValueError("var must be > 0 in every direction")
-        if self.singular:
-            kl = np.full(mean.shape[:-1], np.inf)
-        else:
-            delta = self._mu - mean
-            trace = var @ np.diag(self._Q)
-            maha = np.einsum("...i,ij,...j->...", delta, self._Q, delta)
-            kl = 0.5 * (trace - self.d + maha + self._logdet - np.sum(np.log(var), axis=-1))
-        return float(kl) if np.ndim(kl) == 0 else kl
-
-
-def _ridge_laws(model: LinearDiffusion, cs):
-    """Sampled laws (eigen-coordinate means and variances) of the fully trained model, ridge c in cs."""
-    laws = [LinearDiffusion(model.mean, model.eigenvalues, model.eigenvectors, model.schedule, c)
-            for c in np.atleast_1d(cs)]
-    return (np.array([m.sampling_mean_coefficients() for m in laws]),
-            np.array([m.sampling_variances() for m in laws]))
-
-
-def ridge_kl(model: LinearDiffusion, cs, true_mean, true_cov):
-    """KL(rho_N(c) || rho) of the fully trained model with ridge c, for every c in ``cs``.
-
-    rho_N(c) is the exact law of the finite-T sampler (:meth:`~lindiff.LinearDiffusion.sampling_distribution`),
-    not its T -> infinity idealisation N(mu_0, Sigma_0 + c Id) (for which see :mod:`lindiff.measures`),
-    so that it compares like with like with :meth:`GradientFlow.kl`. Reuses ``model``'s
-    eigendecomposition of Sigma_0 (its own c is ignored); each c costs O(T d + d^2).
-
-    Defined in :doc:`chapter 6 </book/06_early_stopping>`: the exact sampler law :eq:`eq-sampled-variance` of
-    :doc:`chapter 2 </book/02_linear_model>`, scored by equation :eq:`eq-gaussian-kl` of
-    :doc:`chapter 4 </book/04_kl_divergence>`.
-    """
-    if not isinstance(model, LinearDiffusion):
-        raise ValueError("model must be a lindiff.LinearDiffusion")
-    cs = _as_times(cs, "cs")
-    if not np.all(np.isfinite(cs)):
-        raise ValueError("every c must be finite")
-    kl = KLToTruth(model.eigenvectors, true_mean, true_cov)(*_ridge_laws(model, cs))
-    return kl if cs.ndim else float(kl[0])
-
-
-def optimal_ridge(model: LinearDiffusion, true_mean, true_cov, cs):
-    """The ridge c minimising KL(rho_N(c) || rho) (see :func:`ridge_kl`): grid ``cs`` (increasing,
-    > 0), refined in log c.
-
-    Returns
-    -------
-    c_star, kl_star : float
-
-
-    Defined in :doc:`chapter 6 </book/06_early_stopping>`.
-    """
-    if not isinstance(model, LinearDiffusion):
-        raise ValueError("model must be a lindiff.LinearDiffusion")
-    cs = _as_times(cs, "cs")
-    if cs.ndim != 1 or cs.size < 3 or np.any(cs <= 0) or np.any(np.diff(cs) <= 0) or not np.all(np.isfinite(cs)):
-        raise ValueError("cs must be an increasing 1-D grid of >= 3 finite ridges > 0")
-    kl = KLToTruth(model.eigenvectors, true_mean, true_cov)
-
-    def f(c):
-        values = kl(*_ridge_laws(model, c))
-        return values if np.ndim(c) else float(values[0])
-
-    return _refine_log_minimum(f, cs)
-
-
-def _refine_log_minimum(f, grid):
-    """Minimise f over the grid, then by bounded Brent search in log x between the best point's
-    neighbours. Returns (x*, f(x*))."""
-    values = np.asarray(f(grid), dtype=np.float64)
-    i = int(np.argmin(values))
-    lo, hi = np.log(grid[max(i - 1, 0)]), np.log(grid[min(i + 1, grid.size - 1)])
-    res = minimize_scalar(lambda u: float(f(np.exp(u))), bounds=(lo, hi), method="bounded",
-                          options={"xatol": 1e-4})
-    if res.fun <= values[i]:
-        return float(np.exp(res.x)), float(res.fun)
-    return float(grid[i]), float(values[i])

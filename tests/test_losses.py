@@ -1,9 +1,9 @@
-"""The generalisation gap (trace formula) and the unseen-direction lower bound."""
+"""The per-direction losses, the generalisation gap (trace formula) and the unseen-direction lower bound."""
 import numpy as np
 import pytest
 
 from lindiff import LinearDiffusion, Schedule, power_law_spectrum, rotated_covariance
-from lindiff.gap import loss_gap_per_step, unseen_lower_bound_per_step
+from lindiff.losses import loss_gap_per_step, unseen_lower_bound_per_step
 from lindiff.montecarlo import ddpm_loss_per_step
 
 

@@ -1,4 +1,4 @@
-"""Tests of lindiff.dynamics: the closed-form gradient flow / descent of the linear denoiser.
+"""Tests of lindiff.gradient_flow: the closed-form gradient flow / descent of the linear denoiser.
 
 Every closed form is checked against an independent computation: the matrix gradient flow
 integrated numerically with finite-difference gradients of the loss written over the training
@@ -10,9 +10,9 @@ import pytest
 from scipy.integrate import solve_ivp
 
 import lindiff as ld
-from lindiff import dynamics
-from lindiff.dynamics import GradientFlow, KLToTruth, effective_ridge, optimal_ridge, ridge_kl
-from lindiff.train import affine_sampler_law
+from lindiff.gradient_flow import GradientFlow, effective_ridge
+from lindiff.kl import KLToTruth, optimal_ridge_sampler, sampler_ridge_kl
+from lindiff.sampler import affine_sampler_law
 
 SCHED = ld.Schedule.linear(T=12, beta_min=1e-3, beta_max=0.3)
 
@@ -260,9 +260,9 @@ def test_optimal_stopping_and_ridge_are_minima_of_the_kl():
     assert kl_star < flow.kl(np.inf, mu, Sigma) and kl_star < flow.kl(0.0, mu, Sigma)
 
     cs = np.logspace(-3, 2, 20)
-    c_star, klc = optimal_ridge(model, mu, Sigma, cs)
+    c_star, klc = optimal_ridge_sampler(model, mu, Sigma, cs)
     dense_c = np.logspace(-3, 2, 2000)
-    brute_c = ridge_kl(model, dense_c, mu, Sigma)
+    brute_c = sampler_ridge_kl(model, dense_c, mu, Sigma)
     assert klc <= brute_c.min() + 1e-6
     assert abs(np.log(c_star / dense_c[np.argmin(brute_c)])) < 0.02
     ridged = ld.LinearDiffusion.fit(X, sched, c=c_star)
@@ -304,8 +304,8 @@ def test_bad_construction_raises():
     with pytest.raises(ValueError):
         KLToTruth(np.eye(3), np.zeros(3), np.eye(3))(np.zeros(3), np.array([1.0, 0.0, 1.0]))
     with pytest.raises(ValueError):
-        optimal_ridge(model, np.zeros(4), np.eye(4), [0.0, 1.0, 2.0])
-    assert dynamics.GradientFlow(model, eta=0.1).schedule is SCHED
+        optimal_ridge_sampler(model, np.zeros(4), np.eye(4), [0.0, 1.0, 2.0])
+    assert GradientFlow(model, eta=0.1).schedule is SCHED
 
 
 @pytest.mark.parametrize("factor, converges", [(0.98, True), (1.02, False)])

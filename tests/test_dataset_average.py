@@ -9,8 +9,8 @@ import pytest
 
 from lindiff import (LinearDiffusion, Schedule, empirical_stats, expected_kl, power_law_spectrum,
                      rotated_covariance)
-from lindiff import averages as av
-from lindiff.measures import LearnedKL
+from lindiff import dataset_average as av
+from lindiff.kl import LearnedKL
 
 
 def _datasets(d, k, N, n_sets, seed):
