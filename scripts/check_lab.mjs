@@ -28,12 +28,11 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
+import { browserPath, launchChromium } from "./chromium.mjs";
 
 const started = Date.now();
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const jupyter = path.join(root, ".venv", "bin", "jupyter");
-const browserPath = process.env.CHROMIUM || "/usr/bin/chromium";
 const notebooks = (process.argv.length > 2 ? process.argv.slice(2) : ["02_linear_model", "05_real_images", "06_early_stopping"]
   .map((n) => path.join(root, "book", `${n}.ipynb`))).map((p) => path.resolve(p));
 const TYPED_IN_A_ROW = 20;
@@ -119,15 +118,7 @@ try {
   // ---------------------------------------------------------------- browser
   fs.rmSync(shotDir, { recursive: true, force: true });
   fs.mkdirSync(shotDir, { recursive: true });
-  context = await chromium.launchPersistentContext(dirs.chromium, {
-    executablePath: browserPath,
-    headless: true,
-    args: [
-      "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    ],
-    viewport: { width: 1280, height: 1000 },
-  });
+  context = await launchChromium(dirs.chromium, { width: 1280, height: 1000 });
   // a figure's identity: the SHA-256 of its image bytes (data: or blob: URL alike)
   await context.addInitScript(() => {
     window.__ldImageHash = async (img) => {

@@ -20,12 +20,11 @@ import fs from "node:fs";
 import http from "node:http";
 import os from "node:os";
 import path from "node:path";
-import { chromium } from "playwright-core";
+import { browserPath, launchChromium } from "./chromium.mjs";
 
 const started = Date.now();
 const siteDir = path.resolve(process.argv[2] || "_build/html");
 const shotDir = path.join(path.dirname(siteDir), "screenshots");
-const browserPath = process.env.CHROMIUM || "/usr/bin/chromium";
 const widgetTimeoutMs = 30_000;
 
 if (!fs.existsSync(path.join(siteDir, "index.html"))) {
@@ -124,15 +123,7 @@ function notebookFigures(rel) {
 fs.rmSync(shotDir, { recursive: true, force: true });
 fs.mkdirSync(shotDir, { recursive: true });
 const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), "lindiff-chromium-"));
-const context = await chromium.launchPersistentContext(userDataDir, {
-  executablePath: browserPath,
-  headless: true,
-  args: [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-  ],
-  viewport: { width: 1280, height: 900 },
-});
+const context = await launchChromium(userDataDir, { width: 1280, height: 900 });
 
 const externalRequests = []; // [page, url]
 let currentPage = "";
