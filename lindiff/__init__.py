@@ -15,11 +15,30 @@ Three layers, and imports go only downward:
 Nothing imports upward: no module of the mathematics imports ``lindiff.data`` or ``lindiff.book``,
 and no module of ``lindiff.data`` imports ``lindiff.book`` (``tests/test_layers.py`` checks both).
 """
-from .kl import (KLToTruth, LearnedKL, expected_kl, expected_naive_measure, gaussian_kl, learned_kl, naive_measure,
-                 optimal_ridge_limit_law, optimal_ridge_sampler, sampler_ridge_kl)
+
+from .kl import (
+    KLToTruth,
+    LearnedKL,
+    expected_kl,
+    expected_naive_measure,
+    gaussian_kl,
+    learned_kl,
+    naive_measure,
+    optimal_ridge_limit_law,
+    optimal_ridge_sampler,
+    sampler_ridge_kl,
+)
 from .linear import LinearDiffusion
-from .sampler import (affine_sampler_law, ddpm_sample, diagonal_sample, diagonal_sampler_law, forward_trajectories,
-                      optimal_sampler_mean_factors, optimal_sampler_variances, sampler_trajectories)
+from .sampler import (
+    affine_sampler_law,
+    ddpm_sample,
+    diagonal_sample,
+    diagonal_sampler_law,
+    forward_trajectories,
+    optimal_sampler_mean_factors,
+    optimal_sampler_variances,
+    sampler_trajectories,
+)
 from .schedule import Schedule
 from .spectra import fit_power_law, participation_ratio, power_law_spectrum, random_rotation, rotated_covariance
 from .stats import empirical_stats

@@ -4,13 +4,21 @@ Every check raises :class:`ValueError` (:class:`TypeError` for an array of the w
 complex, dates, strings) with a message that names the argument, what was wrong and what to pass
 instead.
 """
+
 from __future__ import annotations
 
 import numpy as np
 
 # dtype kinds that are not real numbers: bool, complex, timedelta, datetime, bytes, str, void
-_NOT_REAL = {"b": "booleans", "c": "complex numbers", "m": "time differences", "M": "dates",
-             "S": "bytes", "U": "strings", "V": "raw records"}
+_NOT_REAL = {
+    "b": "booleans",
+    "c": "complex numbers",
+    "m": "time differences",
+    "M": "dates",
+    "S": "bytes",
+    "U": "strings",
+    "V": "raw records",
+}
 
 
 def as_real_array(x, name: str) -> np.ndarray:
@@ -25,8 +33,10 @@ def as_real_array(x, name: str) -> np.ndarray:
     except ValueError as exc:  # ragged nested sequences
         raise ValueError(f"{name} must be numeric (got {type(x).__name__}): {exc}") from None
     if raw.dtype.kind in _NOT_REAL:
-        raise TypeError(f"{name} must hold real numeric values, got {_NOT_REAL[raw.dtype.kind]}; "
-                        "pass a float array (take the real part or parse the values first)")
+        raise TypeError(
+            f"{name} must hold real numeric values, got {_NOT_REAL[raw.dtype.kind]}; "
+            "pass a float array (take the real part or parse the values first)"
+        )
     try:
         return raw.astype(np.float64, copy=False)
     except (TypeError, ValueError) as exc:
@@ -182,8 +192,10 @@ def check_eps_model(eps_model, schedule) -> None:
     own = getattr(eps_model, "schedule", None)
     betas = getattr(own, "betas", None)
     if betas is not None and not np.array_equal(np.asarray(betas), np.asarray(schedule.betas)):
-        raise ValueError(f"schedule {schedule!r} differs from the schedule eps_model was built for, {own!r}; "
-                         "the sampler would draw from another law: pass eps_model.schedule")
+        raise ValueError(
+            f"schedule {schedule!r} differs from the schedule eps_model was built for, {own!r}; "
+            "the sampler would draw from another law: pass eps_model.schedule"
+        )
 
 
 def eps_output(eps, shape: tuple, t: int) -> np.ndarray:
@@ -195,6 +207,8 @@ def eps_output(eps, shape: tuple, t: int) -> np.ndarray:
     if eps.shape != shape:
         raise ValueError(f"eps_model returned shape {eps.shape} at t={t}, expected {shape}")
     if not np.all(np.isfinite(eps)):
-        raise ValueError(f"eps_model returned NaN or inf at step t={t}; the model is broken or diverged "
-                         "(e.g. trained with too large a learning rate)")
+        raise ValueError(
+            f"eps_model returned NaN or inf at step t={t}; the model is broken or diverged "
+            "(e.g. trained with too large a learning rate)"
+        )
     return eps

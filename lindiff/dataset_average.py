@@ -19,6 +19,7 @@ For large N (n ~ N, lambda' ~ lambda) this is the equation kappa~ = kappa + (kap
 lambda_nu / (lambda_nu + kappa~); keeping n = N - 1 and lambda' makes it accurate down to N = 2.
 Second-order traces (Tr R^2, Tr Sigma R^2) follow by differentiating in kappa.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -33,8 +34,10 @@ def _spectrum(eigenvalues) -> np.ndarray:
     if lam.size == 0:
         raise ValueError("eigenvalues is empty; pass the d eigenvalues of the true covariance Sigma")
     if np.any(lam <= 0):
-        raise ValueError("eigenvalues of the true covariance must be > 0 "
-                         "(use lindiff.power_law_spectrum or np.linalg.eigvalsh(Sigma))")
+        raise ValueError(
+            "eigenvalues of the true covariance must be > 0 "
+            "(use lindiff.power_law_spectrum or np.linalg.eigvalsh(Sigma))"
+        )
     return lam
 
 
@@ -115,8 +118,9 @@ def _resolvent_traces(lam_true, N, kappa):
     df = (dkt * kap - kt) / kap**2
     tr_R = f * inv.sum(axis=1, keepdims=True)
     tr_R2 = -(df * inv.sum(axis=1, keepdims=True) - f * dkt * np.sum(inv**2, axis=1, keepdims=True))
-    tr_SR2 = -(df * np.sum(lam * inv, axis=1, keepdims=True)
-               - f * dkt * np.sum(lam * inv**2, axis=1, keepdims=True)) * (N / n)
+    tr_SR2 = -(
+        df * np.sum(lam * inv, axis=1, keepdims=True) - f * dkt * np.sum(lam * inv**2, axis=1, keepdims=True)
+    ) * (N / n)
     return tr_R[:, 0], tr_R2[:, 0], tr_SR2[:, 0]
 
 
@@ -221,8 +225,10 @@ def averaged_log_det(eigenvalues, N: int, c) -> np.ndarray | float:
     lam, n = _effective(_spectrum(eigenvalues), N)
     c_arr = as_finite_array(c, "c")
     if np.any(c_arr <= 0):
-        raise ValueError("c must be > 0 (at c = 0 the average is -inf for N <= d; "
-                         "use lindiff.expected_kl for the exact c = 0 result when N > d)")
+        raise ValueError(
+            "c must be > 0 (at c = 0 the average is -inf for N <= d; "
+            "use lindiff.expected_kl for the exact c = 0 result when N > d)"
+        )
     kt = _solve(lam, n, c_arr.reshape(-1))[:, None]
     r = c_arr.reshape(-1, 1) / kt
     d = lam.size
@@ -263,7 +269,10 @@ def averaged_optimal_ridge(eigenvalues, N: int) -> float:
     lam = _spectrum(eigenvalues)
     N = check_positive_int(N, "N", minimum=2)
     scale = float(lam.max())
-    res = minimize_scalar(lambda u: averaged_kl(lam, N, np.exp(u)),
-                          bounds=(np.log(scale * 1e-10), np.log(scale * 1e2)), method="bounded",
-                          options={"xatol": 1e-6})
+    res = minimize_scalar(
+        lambda u: averaged_kl(lam, N, np.exp(u)),
+        bounds=(np.log(scale * 1e-10), np.log(scale * 1e2)),
+        method="bounded",
+        options={"xatol": 1e-6},
+    )
     return float(np.exp(res.x))

@@ -21,6 +21,7 @@ direction with a lambda_nu << c_eff like the ridge c_eff(t) = 1 / (2 eta tau aba
 (:func:`lindiff.diagonal_sampler_law`) gives the sampled law, its KL divergence and its losses at
 every training time.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -138,8 +139,9 @@ class GradientFlow:
             if np.any(finite != np.round(finite)):
                 raise ValueError("with discrete=True, tau counts descent steps and must be whole numbers")
             if self.eta >= self.max_stable_eta():
-                raise ValueError(f"gradient descent diverges for eta >= 1 / max k = {self.max_stable_eta():.4g}; "
-                                 "lower eta")
+                raise ValueError(
+                    f"gradient descent diverges for eta >= 1 / max k = {self.max_stable_eta():.4g}; lower eta"
+                )
             with np.errstate(under="ignore"):
                 decay = np.where(np.isinf(x), 0.0, (1.0 - 2.0 * self.eta * k) ** np.where(np.isinf(x), 0.0, x))
             fraction = 1.0 - decay

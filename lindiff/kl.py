@@ -17,6 +17,7 @@ The truth is rho = N(mu, Sigma). Here:
 
 The dataset average of KL(rho_N || rho) at c > 0 is :func:`lindiff.dataset_average.averaged_kl`.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -25,8 +26,7 @@ import numpy as np
 from scipy.optimize import brentq, minimize_scalar
 from scipy.special import digamma
 
-from ._checks import (as_covariance, as_finite_array, as_mean, as_times, check_positive_int, check_psd,
-                      psd_eigh)
+from ._checks import as_covariance, as_finite_array, as_mean, as_times, check_positive_int, check_psd, psd_eigh
 from .linear import LinearDiffusion
 from .sampler import optimal_sampler_mean_factors, optimal_sampler_variances
 from .spectra import participation_ratio
@@ -142,8 +142,7 @@ def expected_kl(d: int, N: int) -> float:
     terms = np.empty(d)
     xs = x[big]
     r = 1.0 / xs**2
-    terms[big] = (-np.log1p(-i[big] / N) + 0.5 / xs
-                  + r * (1.0 / 12 - r * (1.0 / 120 - r * (1.0 / 252 - r / 240))))
+    terms[big] = -np.log1p(-i[big] / N) + 0.5 / xs + r * (1.0 / 12 - r * (1.0 / 120 - r * (1.0 / 252 - r / 240)))
     terms[~big] = np.log(N / 2.0) - digamma(x[~big])
     return float(0.5 * np.sum(terms))
 
@@ -219,8 +218,10 @@ class LearnedKL:
         mu = as_mean(true_mean, d, name="true_mean")
         lam_true, V = psd_eigh(as_covariance(true_cov, d, name="true_cov"), "true_cov")
         if lam_true[0] <= 1e-12 * lam_true[-1]:
-            raise ValueError("true_cov is singular; the KL to a degenerate truth is infinite or "
-                             "undefined (pass a positive definite covariance)")
+            raise ValueError(
+                "true_cov is singular; the KL to a degenerate truth is infinite or "
+                "undefined (pass a positive definite covariance)"
+            )
         self.d = d
         self.eigenvalues, _ = psd_eigh(S0, "cov0")
         w = (V.T @ (mu - m0)) ** 2
@@ -350,8 +351,10 @@ def _ridge_laws(model: LinearDiffusion, cs):
     """Sampled laws (eigen-coordinate means and variances) of the fully trained model, ridge c in cs."""
     lams = [model.eigenvalues + c for c in np.atleast_1d(cs)]
     centre = model.eigenvectors.T @ model.mean
-    return (np.array([optimal_sampler_mean_factors(lam, model.schedule) * centre for lam in lams]),
-            np.array([optimal_sampler_variances(lam, model.schedule) for lam in lams]))
+    return (
+        np.array([optimal_sampler_mean_factors(lam, model.schedule) * centre for lam in lams]),
+        np.array([optimal_sampler_variances(lam, model.schedule) for lam in lams]),
+    )
 
 
 def sampler_ridge_kl(model: LinearDiffusion, cs, true_mean, true_cov):
@@ -407,8 +410,7 @@ def _refine_log_minimum(f, grid):
     values = np.asarray(f(grid), dtype=np.float64)
     i = int(np.argmin(values))
     lo, hi = np.log(grid[max(i - 1, 0)]), np.log(grid[min(i + 1, grid.size - 1)])
-    res = minimize_scalar(lambda u: float(f(np.exp(u))), bounds=(lo, hi), method="bounded",
-                          options={"xatol": 1e-4})
+    res = minimize_scalar(lambda u: float(f(np.exp(u))), bounds=(lo, hi), method="bounded", options={"xatol": 1e-4})
     if res.fun <= values[i]:
         return float(np.exp(res.x)), float(res.fun)
     return float(grid[i]), float(values[i])

@@ -9,12 +9,20 @@ the minimiser of sum_t < || eps - W_t (x_t + b_t) ||^2 > over eps and the traini
 abar_t c ||W_t||_F^2 added (equivalently, training on Sigma_0 + c Id): a ridge regression with
 effective ridge kappa_t = c + s / a.
 """
+
 from __future__ import annotations
 
 import numpy as np
 
-from ._checks import (as_covariance, as_data_matrix, as_finite_array, as_mean, check_nonnegative, check_positive_int,
-                      psd_eigh)
+from ._checks import (
+    as_covariance,
+    as_data_matrix,
+    as_finite_array,
+    as_mean,
+    check_nonnegative,
+    check_positive_int,
+    psd_eigh,
+)
 from .losses import directional_second_moments, optimal_loss_per_direction
 from .sampler import diagonal_sample, optimal_sampler_mean_factors, optimal_sampler_variances
 from .schedule import Schedule
@@ -46,8 +54,10 @@ class LinearDiffusion:
                 f"got {self.eigenvalues.shape} and {self.eigenvectors.shape}"
             )
         if np.any(self.eigenvalues < 0):
-            raise ValueError("eigenvalues must be >= 0 (variances cannot be negative); "
-                             "build the model with LinearDiffusion.from_stats or .fit")
+            raise ValueError(
+                "eigenvalues must be >= 0 (variances cannot be negative); "
+                "build the model with LinearDiffusion.from_stats or .fit"
+            )
         self.schedule = schedule
         self.c = check_nonnegative(c, "c")
 

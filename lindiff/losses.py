@@ -16,6 +16,7 @@ kappa_t = c + s / a,
 A direction the training set never visited (lambda_nu = 0; there are d - N + 1 of them for N <= d)
 contributes (s / a) sigma~^2_nu / kappa_t^2, which for c = 0 is a sigma~^2_nu / s: huge at small t.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -11,6 +11,7 @@ functions f by the posterior mean
 and the ancestral sampler run with eps* returns the training points (up to the last step's
 noise sigma_1 z): the global minimum of the training loss memorises.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -82,7 +83,7 @@ class EmpiricalDenoiser:
 
     def _blocks(self, x):
         size = max(1, _CHUNK_ENTRIES // self.X.shape[0])
-        return [x[i:i + size] for i in range(0, max(len(x), 1), size)]
+        return [x[i : i + size] for i in range(0, max(len(x), 1), size)]
 
     def denoised(self, x, t) -> np.ndarray:
         """E[x_0 | x_t = x] = sum_i w_i(x) x_i, shape (n, d).

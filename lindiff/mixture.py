@@ -9,6 +9,7 @@ so its density, and the population-optimal noise predictor eps*(x, t) = E[eps | 
 available in closed form at every step. One Gaussian (K = 1) is the data model of the linear
 chapters; a ring of K Gaussians is the book's 2-D toy set.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -55,7 +56,7 @@ class GaussianMixture:
         if weights.shape != (K,) or np.any(weights <= 0) or abs(weights.sum() - 1.0) > 1e-9:
             raise ValueError(f"weights must be {K} positive numbers summing to 1, got {weights}")
         self.means = means
-        self.eigenvalues = np.array(evals)   # (K, d), eigenvalues of each C_k
+        self.eigenvalues = np.array(evals)  # (K, d), eigenvalues of each C_k
         self.eigenvectors = np.array(evecs)  # (K, d, d), columns are eigenvectors of C_k
         self.weights = weights
 
@@ -152,10 +153,10 @@ class GaussianMixture:
 
         S_k has the eigenvectors of C_k and the eigenvalues lam[k] (all > 0).
         """
-        diff = x[None, :, :] - means[:, None, :]                         # (K, n, d)
-        coords = np.einsum("knd,kde->kne", diff, self.eigenvectors)       # in each eigenbasis
-        maha = np.sum(coords**2 / lam[:, None, :], axis=2)               # (K, n)
-        logdet = np.sum(np.log(lam), axis=1)                             # (K,)
+        diff = x[None, :, :] - means[:, None, :]  # (K, n, d)
+        coords = np.einsum("knd,kde->kne", diff, self.eigenvectors)  # in each eigenbasis
+        maha = np.sum(coords**2 / lam[:, None, :], axis=2)  # (K, n)
+        logdet = np.sum(np.log(lam), axis=1)  # (K,)
         log_comp = np.log(self.weights)[:, None] - 0.5 * (maha + logdet[:, None] + self.d * np.log(2 * np.pi))
         precision_diff = np.einsum("kne,kde->knd", coords / lam[:, None, :], self.eigenvectors)
         return log_comp, precision_diff
@@ -164,8 +165,9 @@ class GaussianMixture:
         """log p(x) for a batch x of shape (n, d); every C_k must be non-singular."""
         x = self._as_points(x)
         if np.any(self.eigenvalues <= 0):
-            raise ValueError("log_density needs non-singular component covariances; "
-                             "use noised(abar) with abar < 1 to get a density")
+            raise ValueError(
+                "log_density needs non-singular component covariances; use noised(abar) with abar < 1 to get a density"
+            )
         log_comp, _ = self._component_terms(x, self.means, self.eigenvalues)
         return logsumexp(log_comp, axis=0)
 
@@ -189,7 +191,7 @@ class GaussianMixture:
             raise ValueError(f"abar must lie in [0, 1) (no noise at abar = 1), got {abar}")
         lam = a * self.eigenvalues + (1.0 - a)
         log_comp, precision_diff = self._component_terms(x, np.sqrt(a) * self.means, lam)
-        resp = np.exp(log_comp - logsumexp(log_comp, axis=0))           # (K, n)
+        resp = np.exp(log_comp - logsumexp(log_comp, axis=0))  # (K, n)
         return np.sqrt(1.0 - a) * np.einsum("kn,knd->nd", resp, precision_diff)
 
     def optimal_denoiser(self, schedule: Schedule):

@@ -9,6 +9,7 @@ training rows the training loss), and the DDPM loss is L = sum_{t=1..T} L(t). No
 what the model is: these estimators are the independent check of the closed forms in
 :class:`lindiff.LinearDiffusion`.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -63,8 +64,7 @@ def _squared_error(eps_model, x0, eps, a, t: int) -> np.ndarray:
     return np.sum((eps - pred) ** 2, axis=1)
 
 
-def ddpm_loss_per_step(eps_model, X0, schedule: Schedule, steps, n_samples: int = 2000,
-                       seed=0) -> MCEstimate:
+def ddpm_loss_per_step(eps_model, X0, schedule: Schedule, steps, n_samples: int = 2000, seed=0) -> MCEstimate:
     """Monte-Carlo estimate of L(t) at the given steps.
 
     For each step, ``n_samples`` pairs (x_0, eps) are drawn, x_0 from the rows of X0 (each row used
@@ -125,8 +125,9 @@ def geometric_strata(T: int, n_strata: int) -> list[np.ndarray]:
     return [np.arange(lo, hi) for lo, hi in zip(edges[:-1], edges[1:])]
 
 
-def ddpm_loss(eps_model, X0, schedule: Schedule, n_samples: int = 4000, n_strata: int = 40,
-              seed=0, progress_bar: bool = False) -> MCEstimate:
+def ddpm_loss(
+    eps_model, X0, schedule: Schedule, n_samples: int = 4000, n_strata: int = 40, seed=0, progress_bar: bool = False
+) -> MCEstimate:
     """Monte-Carlo estimate of the DDPM loss summed over steps, L = sum_{t=1..T} L(t).
 
     Stratified sampling over t: the steps are split into blocks B_b (:func:`geometric_strata`);
@@ -163,14 +164,16 @@ def ddpm_loss(eps_model, X0, schedule: Schedule, n_samples: int = 4000, n_strata
     strata = geometric_strata(schedule.T, n_strata)
     m = n // len(strata)
     if m < 2:
-        raise ValueError(f"n_samples = {n} gives fewer than 2 draws in each of {len(strata)} strata; "
-                         f"pass n_samples >= {2 * len(strata)} or fewer n_strata")
+        raise ValueError(
+            f"n_samples = {n} gives fewer than 2 draws in each of {len(strata)} strata; "
+            f"pass n_samples >= {2 * len(strata)} or fewer n_strata"
+        )
     rng = np.random.default_rng(check_seed(seed))
     rows = _balanced_rows(rng, X0.shape[0], m * len(strata))
     total, var = 0.0, 0.0
     for b, block in enumerate(progress(strata, desc="strata", **({} if progress_bar else {"disable": True}))):
         steps = rng.choice(block, size=m)
-        err = _squared_errors(eps_model, X0, schedule, steps, rows[b * m:(b + 1) * m], rng)
+        err = _squared_errors(eps_model, X0, schedule, steps, rows[b * m : (b + 1) * m], rng)
         total += block.size * err.mean()
         var += block.size**2 * err.var(ddof=1) / m
     return MCEstimate(float(total), float(np.sqrt(var)))

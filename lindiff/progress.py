@@ -1,5 +1,6 @@
 """Progress bars for long loops, silenced with ``LINDIFF_PROGRESS=0``, tqdm's own ``TQDM_DISABLE=1``
 or, in one thread, :func:`quiet`."""
+
 from __future__ import annotations
 
 import contextlib

@@ -10,6 +10,7 @@ basis (:func:`lindiff.diagonal_sampler_law`), and by the dense recursion for gen
 (:func:`forward_trajectories`, :func:`sampler_trajectories`), for drawing their paths; the forward
 chain x_t = sqrt(alpha_t) x_{t-1} + sqrt(beta_t) z_t has the marginal x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -62,8 +63,10 @@ def ddpm_sample(eps_model, schedule: Schedule, n: int, d: int, seed=None, progre
         u = (u - betas[i] / np.sqrt(1.0 - abars[i]) * eps) / np.sqrt(alphas[i])
         u = u + np.sqrt(betas[i]) * rng.standard_normal((n, d))
     if not np.all(np.isfinite(u)):
-        raise ValueError("the samples overflowed to NaN or inf although eps_model's output stayed finite; "
-                         "eps_model is not a usable denoiser for this schedule")
+        raise ValueError(
+            "the samples overflowed to NaN or inf although eps_model's output stayed finite; "
+            "eps_model is not a usable denoiser for this schedule"
+        )
     return u
 
 
@@ -205,8 +208,9 @@ def affine_sampler_law(weights, biases, schedule: Schedule):
     b = as_finite_array(biases, "biases")
     T = schedule.T
     if W.ndim != 3 or W.shape[0] != T or W.shape[1] != W.shape[2] or b.shape != W.shape[:2]:
-        raise ValueError(f"weights must have shape (T, d, d) and biases (T, d) with T = {T}; "
-                         f"got {W.shape} and {b.shape}")
+        raise ValueError(
+            f"weights must have shape (T, d, d) and biases (T, d) with T = {T}; got {W.shape} and {b.shape}"
+        )
     d = W.shape[1]
     g = schedule.betas / np.sqrt(1.0 - schedule.alpha_bars)
     mean, cov = np.zeros(d), np.eye(d)
@@ -237,8 +241,9 @@ def diagonal_sample(w, m, schedule: Schedule, n: int, seed=None, progress_bar: b
     y = rng.standard_normal((n, gain.shape[1]))
     z = np.empty_like(y)
     sigmas = schedule.sigmas
-    for i in progress(range(schedule.T - 1, -1, -1), desc="sampling", total=schedule.T,
-                      **({} if progress_bar else {"disable": True})):
+    for i in progress(
+        range(schedule.T - 1, -1, -1), desc="sampling", total=schedule.T, **({} if progress_bar else {"disable": True})
+    ):
         # y <- a_t y + o_t + sigma_t z, in place (drawing the T n d normals dominates the cost)
         y *= gain[i]
         y += offset[i]

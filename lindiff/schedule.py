@@ -4,6 +4,7 @@ Steps are t = 1..T; array entry ``i`` belongs to step ``t = i + 1``. With alpha_
 abar_t = prod_{s<=t} alpha_s (abar_0 = 1) and sampler noise sigma_t^2 = beta_t, the forward process is
 x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -36,9 +37,7 @@ class Schedule:
         if betas.size < 1:
             raise ValueError("betas is empty; a schedule needs T >= 1 steps")
         if np.any(betas <= 0) or np.any(betas >= 1):
-            raise ValueError(
-                f"every beta_t must lie in (0, 1); got values from {betas.min():.3g} to {betas.max():.3g}"
-            )
+            raise ValueError(f"every beta_t must lie in (0, 1); got values from {betas.min():.3g} to {betas.max():.3g}")
         # alpha_t = 1 - beta_t must carry beta_t: the forward process and abar_t see 1 - alpha_t, the
         # sampler's noise beta_t itself. Below about 1e-8, float64 rounding makes them differ by more
         # than 2e-8 relative (and below 5.6e-17, 1 - beta_t == 1: the sampler divides by 1 - abar_t = 0).
@@ -69,9 +68,7 @@ class Schedule:
         except (TypeError, ValueError):
             raise ValueError(f"beta_min and beta_max must be numbers, got {beta_min!r}, {beta_max!r}") from None
         if not (0 < beta_min <= beta_max < 1):
-            raise ValueError(
-                f"need 0 < beta_min <= beta_max < 1, got beta_min={beta_min}, beta_max={beta_max}"
-            )
+            raise ValueError(f"need 0 < beta_min <= beta_max < 1, got beta_min={beta_min}, beta_max={beta_max}")
         t = np.arange(1, T + 1, dtype=np.float64)
         return cls(beta_min + (beta_max - beta_min) * t / T)
 
@@ -125,5 +122,7 @@ class Schedule:
         return int(t)
 
     def __repr__(self) -> str:
-        return (f"Schedule(T={self.T}, beta_1={self.betas[0]:.4g}, beta_T={self.betas[-1]:.4g}, "
-                f"abar_T={self.alpha_bars[-1]:.3g})")
+        return (
+            f"Schedule(T={self.T}, beta_1={self.betas[0]:.4g}, beta_T={self.betas[-1]:.4g}, "
+            f"abar_T={self.alpha_bars[-1]:.3g})"
+        )

@@ -1,4 +1,5 @@
 """Covariance spectra: power laws, random rotations, the participation ratio and power-law fits."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -129,7 +130,7 @@ def fit_power_law(eigenvalues, window=(10, 100)):
     lo, hi = (check_positive_int(v, "window") for v in window)
     if not lo < hi <= lam.size:
         raise ValueError(f"window must satisfy 1 <= lo < hi <= {lam.size}, got {window}")
-    sel = lam[lo - 1:hi]
+    sel = lam[lo - 1 : hi]
     if np.any(sel <= 0):
         raise ValueError("the window contains zero eigenvalues; choose ranks with positive variance")
     slope, intercept = np.polyfit(np.log(np.arange(lo, hi + 1)), np.log(sel), 1)

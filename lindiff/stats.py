@@ -1,7 +1,6 @@
 """Empirical statistics of a training set."""
-from __future__ import annotations
 
-import numpy as np
+from __future__ import annotations
 
 from ._checks import as_data_matrix
 

@@ -36,6 +36,7 @@ one read and one write of W). Other optimizers (SGD with momentum, Adam, fused o
 full-batch mode) write the gradient into a buffer allocated once and step with ``torch.optim``:
 Adam then costs about nine passes over W.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -44,8 +45,15 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ._checks import (as_covariance, as_data_matrix, as_finite_array, as_mean, check_nonnegative, check_positive_int,
-                      psd_eigh)
+from ._checks import (
+    as_covariance,
+    as_data_matrix,
+    as_finite_array,
+    as_mean,
+    check_nonnegative,
+    check_positive_int,
+    psd_eigh,
+)
 from .progress import progress
 from .sampler import affine_sampler_law
 from .schedule import Schedule
@@ -85,8 +93,9 @@ def _checked_device(device) -> torch.device:
         checked = torch.device(device) if device is not None else default_device()
         torch.empty(0, device=checked)
     except (RuntimeError, TypeError, AssertionError) as exc:  # AssertionError: a build without CUDA
-        raise ValueError(f"device must be an available torch device such as 'cpu' or 'cuda', got {device!r} "
-                         f"({exc})") from None
+        raise ValueError(
+            f"device must be an available torch device such as 'cpu' or 'cuda', got {device!r} ({exc})"
+        ) from None
     return checked
 
 
@@ -194,16 +203,28 @@ def _divergence_message(trainer, worst: float, finite: bool) -> str:
     limit = _stable_limit(trainer)
     known = ""
     if limit is not None:
-        rule = ("1 / max k" if trainer.optimizer.param_groups[0]["momentum"] == 0 and trainer.weight_decay == 0
-                else "(1 + momentum) / (max k + weight_decay / 2)")
-        known = (f"; full-batch descent on the W_t is stable for lr < {rule} = {limit:.4g}, "
-                 "k = abar_t (lambda + c) + 1 - abar_t over the eigenvalues lambda of Sigma_0"
-                 + ("" if trainer.bias == "optimal" else " (exact with bias='optimal'; a learned bias lowers it)"))
-    what = ("weights that are NaN or inf" if not finite else
-            f"a loss of {worst:.3g}" if np.isfinite(worst) else "a loss that is NaN or inf")
+        rule = (
+            "1 / max k"
+            if trainer.optimizer.param_groups[0]["momentum"] == 0 and trainer.weight_decay == 0
+            else "(1 + momentum) / (max k + weight_decay / 2)"
+        )
+        known = (
+            f"; full-batch descent on the W_t is stable for lr < {rule} = {limit:.4g}, "
+            "k = abar_t (lambda + c) + 1 - abar_t over the eigenvalues lambda of Sigma_0"
+            + ("" if trainer.bias == "optimal" else " (exact with bias='optimal'; a learned bias lowers it)")
+        )
+    what = (
+        "weights that are NaN or inf"
+        if not finite
+        else f"a loss of {worst:.3g}"
+        if np.isfinite(worst)
+        else "a loss that is NaN or inf"
+    )
     zero = trainer.d * trainer.steps.size
-    return (f"training diverged by iteration {trainer.iteration} with lr = {trainer.lr:g}: {what} (the zero model's "
-            f"loss is {zero}){known}. Lower lr and train again.")
+    return (
+        f"training diverged by iteration {trainer.iteration} with lr = {trainer.lr:g}: {what} (the zero model's "
+        f"loss is {zero}){known}. Lower lr and train again."
+    )
 
 
 class Trainer:
@@ -251,10 +272,24 @@ class Trainer:
     Defined in :doc:`chapter 6 </book/06_early_stopping>`, equation :eq:`eq-sgd-loss`.
     """
 
-    def __init__(self, X, schedule: Schedule, *, lr: float, optimizer: str = "sgd", batch_size: int = 256,
-                 full_batch: bool = False, steps=None, c: float = 0.0, weight_decay: float = 0.0,
-                 momentum: float = 0.0, bias: str = "learned", seed: int = 0, device=None,
-                 dtype=torch.float64):
+    def __init__(
+        self,
+        X,
+        schedule: Schedule,
+        *,
+        lr: float,
+        optimizer: str = "sgd",
+        batch_size: int = 256,
+        full_batch: bool = False,
+        steps=None,
+        c: float = 0.0,
+        weight_decay: float = 0.0,
+        momentum: float = 0.0,
+        bias: str = "learned",
+        seed: int = 0,
+        device=None,
+        dtype=torch.float64,
+    ):
         if not isinstance(schedule, Schedule):
             raise ValueError("schedule must be a lindiff.Schedule, e.g. Schedule.linear()")
         X = as_data_matrix(X)
@@ -327,7 +362,7 @@ class Trainer:
         if value == 0:
             raise ValueError("lr must be > 0")
         self._lr = value
-        for group in (self.optimizer.param_groups if self.optimizer is not None else []):
+        for group in self.optimizer.param_groups if self.optimizer is not None else []:
             group["lr"] = value
 
     # ------------------------------------------------------------------ gradients
@@ -379,14 +414,18 @@ class Trainer:
         W, g = self.W, self.W.grad
         if self._hessian is None:  # 2 K_t = 2 [a (Sigma_0 + c Id) + s Id], built once
             eye = torch.eye(self.d, device=self.device, dtype=self.dtype)
-            self._hessian = 2.0 * (self._a[:, None, None] * (self._Sigma0 + self.c * eye)
-                                   + self._s[:, None, None] * eye)
+            self._hessian = 2.0 * (
+                self._a[:, None, None] * (self._Sigma0 + self.c * eye) + self._s[:, None, None] * eye
+            )
         torch.bmm(W, self._hessian, out=g)
         g.diagonal(dim1=1, dim2=2).sub_(2.0 * self._sqrt_s[:, None])
         # sum_t L_t with the ridge, from this gradient 2 W_t K_t - 2 sqrt(s) Id: with ybar_t = 0,
         # L_t = d - 2 sqrt(s) Tr W_t + Tr(W_t K_t W_t^T) = d + <W_t, g_t> / 2 - sqrt(s) Tr W_t
-        self._loss = (self.d * self.steps.size + 0.5 * torch.dot(W.view(-1), g.view(-1))
-                      - torch.dot(self._sqrt_s, W.diagonal(dim1=1, dim2=2).sum(-1)))
+        self._loss = (
+            self.d * self.steps.size
+            + 0.5 * torch.dot(W.view(-1), g.view(-1))
+            - torch.dot(self._sqrt_s, W.diagonal(dim1=1, dim2=2).sum(-1))
+        )
         if self.bias == "optimal":  # ybar_t = 0
             return
         ybar = self._sqrt_a[:, None] * self._mu0 + self.b
@@ -439,10 +478,13 @@ class Trainer:
             sl = slice(lo, lo + chunk)
             W, a, s = self.W[sl], self._a[sl], self._s[sl]
             ybar = self._sqrt_a[sl, None] * mean + self.b[sl]
-            per = (self.d - 2.0 * self._sqrt_s[sl] * W.diagonal(dim1=1, dim2=2).sum(-1)
-                   + s * W.square().sum((1, 2))
-                   + a * (torch.matmul(W, cov) * W).sum((1, 2))
-                   + torch.bmm(W, ybar[:, :, None]).square().sum((1, 2)))
+            per = (
+                self.d
+                - 2.0 * self._sqrt_s[sl] * W.diagonal(dim1=1, dim2=2).sum(-1)
+                + s * W.square().sum((1, 2))
+                + a * (torch.matmul(W, cov) * W).sum((1, 2))
+                + torch.bmm(W, ybar[:, :, None]).square().sum((1, 2))
+            )
             total += float(per.double().sum())
         return total
 
@@ -495,8 +537,9 @@ class Trainer:
             yield self
         self._check_divergence(weights=True)
 
-    def run(self, iterations: int, log_at=None, test_stats=None, keep_weights: bool = True,
-            progress_bar: bool = True) -> TrainingRun:
+    def run(
+        self, iterations: int, log_at=None, test_stats=None, keep_weights: bool = True, progress_bar: bool = True
+    ) -> TrainingRun:
         """Train for ``iterations`` more steps (:meth:`iterate`), logging at the iteration counts ``log_at``.
 
         Parameters
@@ -513,13 +556,18 @@ class Trainer:
         """
         return _record(self, iterations, log_at, test_stats, keep_weights, progress_bar)
 
+
 def _record(trainer: Trainer, iterations: int, log_at, test_stats, keep_weights: bool, progress_bar: bool):
     """:meth:`Trainer.run`: the losses (and weights) that :meth:`Trainer.iterate` reaches at ``log_at``."""
     iterations = check_positive_int(iterations, "iterations", minimum=0)
     end = trainer.iteration + iterations
     log_at = np.asarray([end] if log_at is None else log_at)
-    if (log_at.ndim != 1 or not np.issubdtype(log_at.dtype, np.integer) or np.any(np.diff(log_at) <= 0)
-            or (log_at.size and (log_at[0] < trainer.iteration or log_at[-1] > end))):
+    if (
+        log_at.ndim != 1
+        or not np.issubdtype(log_at.dtype, np.integer)
+        or np.any(np.diff(log_at) <= 0)
+        or (log_at.size and (log_at[0] < trainer.iteration or log_at[-1] > end))
+    ):
         raise ValueError(f"log_at must be increasing integers in {trainer.iteration}..{end}, got {log_at!r}")
     test_stats = _check_test_stats(test_stats, trainer.d)
     train_loss, test_loss, weights = [], [], []
@@ -534,10 +582,15 @@ def _record(trainer: Trainer, iterations: int, log_at, test_stats, keep_weights:
                 weights.append(state.weights())
             todo.pop(0)
     return TrainingRun(
-        schedule=trainer.schedule, steps=trainer.steps.copy(), iterations=log_at.astype(np.int64), lr=trainer.lr,
-        train_loss=np.asarray(train_loss), test_loss=np.asarray(test_loss) if test_stats is not None else None,
+        schedule=trainer.schedule,
+        steps=trainer.steps.copy(),
+        iterations=log_at.astype(np.int64),
+        lr=trainer.lr,
+        train_loss=np.asarray(train_loss),
+        test_loss=np.asarray(test_loss) if test_stats is not None else None,
         weights=np.asarray([w for w, _ in weights]) if keep_weights else None,
-        biases=np.asarray([b for _, b in weights]) if keep_weights else None)
+        biases=np.asarray([b for _, b in weights]) if keep_weights else None,
+    )
 
 
 def _check_test_stats(test_stats, d: int):
@@ -552,8 +605,18 @@ def _check_test_stats(test_stats, d: int):
     return true_mean, true_cov
 
 
-def train(X, schedule: Schedule, *, iterations: int, lr: float, log_at=None, test_stats=None,
-          keep_weights: bool = True, progress_bar: bool = True, **options) -> TrainingRun:
+def train(
+    X,
+    schedule: Schedule,
+    *,
+    iterations: int,
+    lr: float,
+    log_at=None,
+    test_stats=None,
+    keep_weights: bool = True,
+    progress_bar: bool = True,
+    **options,
+) -> TrainingRun:
     """Train the linear denoiser from zero and return the log (see :class:`Trainer` for ``options``:
     optimizer, batch_size, full_batch, steps, c, weight_decay, momentum, bias, seed, device, dtype).
 
@@ -566,5 +629,6 @@ def train(X, schedule: Schedule, *, iterations: int, lr: float, log_at=None, tes
     Defined in :doc:`chapter 6 </book/06_early_stopping>`, equation :eq:`eq-sgd-loss`.
     """
     trainer = Trainer(X, schedule, lr=lr, **options)
-    return trainer.run(iterations, log_at=log_at, test_stats=test_stats, keep_weights=keep_weights,
-                       progress_bar=progress_bar)
+    return trainer.run(
+        iterations, log_at=log_at, test_stats=test_stats, keep_weights=keep_weights, progress_bar=progress_bar
+    )

@@ -4,6 +4,7 @@ The fixtures here are independent re-implementations (dense d x d recursions, li
 tests of a Gaussian law) against which the closed forms in :mod:`lindiff` are checked. They use
 only numpy/scipy and the public weights of a model, never lindiff's internal formulas.
 """
+
 from __future__ import annotations
 
 import os

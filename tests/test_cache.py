@@ -1,4 +1,5 @@
 """The on-disk cache: hits only on an intact entry with the same key, atomic writes, file digests."""
+
 import hashlib
 import os
 import warnings
@@ -252,8 +253,10 @@ def test_unsearchable_cache_folder_computes_with_one_warning(cache_in_tmp, monke
     assert len(caught) == 1 and compute.calls == 1 and out["x"][1] == 2.0
 
 
-@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0,
-                    reason="permission bits are not enforced for root; the monkeypatched tests above cover it")
+@pytest.mark.skipif(
+    os.name != "posix" or os.geteuid() == 0,
+    reason="permission bits are not enforced for root; the monkeypatched tests above cover it",
+)
 def test_real_read_only_and_unreadable_cache_folders(cache_in_tmp):
     path = _corrupt_entry({"a": 1})
     folder = path.parent
@@ -289,7 +292,9 @@ def test_temporary_files_of_killed_writers_are_cleaned_on_the_next_write(cache_i
     import sys
     import time
 
-    proc = subprocess.run([sys.executable, "-c", _KILLED_WRITER], env={**os.environ, "LINDIFF_CACHE_DIR": str(cache_in_tmp)})
+    proc = subprocess.run(
+        [sys.executable, "-c", _KILLED_WRITER], env={**os.environ, "LINDIFF_CACHE_DIR": str(cache_in_tmp)}
+    )
     assert proc.returncode == -9
     path = cache.entry_path("demo", {"a": 1})
     (killed,) = path.parent.glob("*.tmp")  # left behind by the killed process
@@ -305,7 +310,9 @@ def test_temporary_files_of_killed_writers_are_cleaned_on_the_next_write(cache_i
     other_entry.write_bytes(b"partial")
     os.utime(other_entry, (time.time() - 120, time.time() - 120))
     cache.cached_arrays("demo", {"a": 1}, Counter())
-    assert sorted(p.name for p in path.parent.iterdir()) == sorted([path.name, live.name, foreign.name, other_entry.name])
+    assert sorted(p.name for p in path.parent.iterdir()) == sorted(
+        [path.name, live.name, foreign.name, other_entry.name]
+    )
     assert not killed.exists()
 
 

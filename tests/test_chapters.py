@@ -1,4 +1,5 @@
 """lindiff.book.chapters: what a chapter declares it needs, and the one-line reasons when it is missing."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,5 +1,6 @@
 """Input checks shared by the public functions: kinds of arrays that are not real numbers, bools
 taken for numbers, and seeds (issue 12: each was accepted, or failed with numpy's or torch's message)."""
+
 import warnings
 
 import numpy as np
@@ -48,9 +49,11 @@ def test_a_bool_a_string_or_a_date_is_not_a_ridge(c):
 @pytest.mark.parametrize("seed", [-1, 1.5, "0", True])
 def test_bad_seeds_name_the_seed(seed):
     model = ld.LinearDiffusion.fit(np.eye(3), SCHED)
-    for call in (lambda: model.sample(2, seed=seed, progress_bar=False),
-                 lambda: ld.ddpm_sample(model, SCHED, 2, 3, seed=seed, progress_bar=False),
-                 lambda: ld.random_rotation(3, seed=seed)):
+    for call in (
+        lambda: model.sample(2, seed=seed, progress_bar=False),
+        lambda: ld.ddpm_sample(model, SCHED, 2, 3, seed=seed, progress_bar=False),
+        lambda: ld.random_rotation(3, seed=seed),
+    ):
         with pytest.raises(ValueError, match="seed must be"):
             call()
 

@@ -1,4 +1,5 @@
 """lindiff.book.claims reads back exactly what myst-nb's glue stored in an executed notebook."""
+
 import nbformat
 import numpy as np
 import pytest
@@ -17,7 +18,8 @@ def executed(tmp_path_factory):
             "import numpy as np\nfrom myst_nb import glue\n"
             "glue('x', 0.1 + 0.2, display=False)\nglue('n', 51, display=False)\n"
             "glue('npf', np.float64(2.5), display=False)\nglue('s', 'word', display=False)\n"
-            "print('not glued')"),
+            "print('not glued')"
+        ),
     ]
     path = tmp_path_factory.mktemp("nb") / "tiny.ipynb"
     NotebookClient(nb, timeout=120, kernel_name="python3").execute()
@@ -40,8 +42,10 @@ def test_glued_value_missing_names_the_keys(executed):
 
 
 def test_evaluate_claims_and_table(executed):
-    claims = [Claim("three tenths", "tiny", "x = {x:.2f}, n = {n}", lambda v: np.isclose(v["x"], 0.3), "ok"),
-              Claim("false claim", "tiny", "n = {n}", lambda v: v["n"] < 0)]
+    claims = [
+        Claim("three tenths", "tiny", "x = {x:.2f}, n = {n}", lambda v: np.isclose(v["x"], 0.3), "ok"),
+        Claim("false claim", "tiny", "n = {n}", lambda v: v["n"] < 0),
+    ]
     rows = evaluate_claims(claims, executed.parent)
     assert [r["holds"] for r in rows] == [True, False]
     assert rows[0]["measured"] == "x = 0.30, n = 51"

@@ -5,6 +5,7 @@ registered in place of the real ones with their own checksums. Tests marked ``re
 real files under ``$LINDIFF_DATA_DIR`` against facts published independently of this code
 (the md5 of the decompressed IDX files, the CIFAR-10 channel means); they are skipped without it.
 """
+
 import functools
 import gzip
 import hashlib
@@ -24,14 +25,16 @@ from PIL import Image
 
 import lindiff as ld
 from lindiff import data
+from lindiff.book import chapters
 from lindiff.data import __main__ as cli
 from lindiff.data import cache, covariance, readers, sources
-from lindiff.book import chapters
 
 REAL_DIR = os.environ.get("LINDIFF_DATA_DIR", "")
 # Skipped without the real files, unless LINDIFF_REQUIRE_ALL is set (CI): then they run, and fail.
-real = pytest.mark.skipif(not (REAL_DIR and Path(REAL_DIR, "mnist").is_dir()) and not chapters.require_all(),
-                          reason="LINDIFF_DATA_DIR with the real data sets is not set")
+real = pytest.mark.skipif(
+    not (REAL_DIR and Path(REAL_DIR, "mnist").is_dir()) and not chapters.require_all(),
+    reason="LINDIFF_DATA_DIR with the real data sets is not set",
+)
 
 
 @pytest.fixture(autouse=True)
@@ -56,8 +59,9 @@ def write_idx(path: Path, images: np.ndarray, magic: int = 2051) -> Path:
 
 def register(monkeypatch, name, split, *triples):
     """Replace the registered sources of (name, split) by (relpath, path-or-None, url) triples."""
-    entries = tuple(sources._Source(rel, (cache.file_digest(p),) if p is not None else (), url)
-                    for rel, p, url in triples)
+    entries = tuple(
+        sources._Source(rel, (cache.file_digest(p),) if p is not None else (), url) for rel, p, url in triples
+    )
     monkeypatch.setitem(sources._SOURCES, (name, split), entries)
 
 
@@ -193,18 +197,28 @@ def test_preprocess_chunking_does_not_change_the_result():
     assert np.allclose(a, b, rtol=0, atol=1e-13)
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"crop": "centre"}, "crop"), ({"crop": 1.5}, "fraction"), ({"crop": (30, 4)}, "larger"),
-    ({"crop": (3,)}, "crop"), ({"resolution": 0}, "resolution"), ({"resolution": "big"}, "resolution"),
-    ({"scale": "minmax"}, "scale"), ({"colour": True}, "RGB"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"crop": "centre"}, "crop"),
+        ({"crop": 1.5}, "fraction"),
+        ({"crop": (30, 4)}, "larger"),
+        ({"crop": (3,)}, "crop"),
+        ({"resolution": 0}, "resolution"),
+        ({"resolution": "big"}, "resolution"),
+        ({"scale": "minmax"}, "scale"),
+        ({"colour": True}, "RGB"),
+    ],
+)
 def test_preprocess_rejects_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         data.preprocess(random_images((2, 6, 5), seed=0), **kwargs)
 
 
-@pytest.mark.parametrize("images", [np.zeros((2, 4, 4)), np.zeros((2, 4), np.uint8),
-                                    np.zeros((2, 4, 4, 4), np.uint8), np.zeros((0, 4, 4), np.uint8)])
+@pytest.mark.parametrize(
+    "images",
+    [np.zeros((2, 4, 4)), np.zeros((2, 4), np.uint8), np.zeros((2, 4, 4, 4), np.uint8), np.zeros((0, 4, 4), np.uint8)],
+)
 def test_preprocess_rejects_bad_images(images):
     with pytest.raises(ValueError):
         data.preprocess(images)
@@ -240,8 +254,11 @@ def test_n_larger_than_the_split(mnist_dir):
 def test_checksum_mismatch_names_the_file(mnist_dir, monkeypatch):
     root, _, _ = mnist_dir
     path = root / "mnist" / "train-images-idx3-ubyte.gz"
-    monkeypatch.setitem(sources._SOURCES, ("mnist", "train"),
-                        (sources._Source("mnist/train-images-idx3-ubyte.gz", ("sha256:" + "0" * 64,)),))
+    monkeypatch.setitem(
+        sources._SOURCES,
+        ("mnist", "train"),
+        (sources._Source("mnist/train-images-idx3-ubyte.gz", ("sha256:" + "0" * 64,)),),
+    )
     with pytest.raises(ValueError, match="corrupt or incomplete") as info:
         data.load_dataset("mnist", data_dir=root)
     assert str(path) in str(info.value) and "sha256:" + "0" * 64 in str(info.value)
@@ -286,13 +303,16 @@ def test_missing_celeba_explains_the_licence(tmp_path):
         data.fetch("celeba")
 
 
-@pytest.mark.parametrize("call, match", [
-    (lambda: data.load_dataset("imagenet"), "unknown data set"),
-    (lambda: data.load_dataset("mnist", "valid"), "no split"),
-    (lambda: data.load_dataset("cifar10", "train"), "only the CIFAR-10 test set"),
-    (lambda: data.dataset_spectrum("mnist", n=1), "at least n = 2"),
-    (lambda: data.fetch("svhn"), "unknown data set"),
-])
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: data.load_dataset("imagenet"), "unknown data set"),
+        (lambda: data.load_dataset("mnist", "valid"), "no split"),
+        (lambda: data.load_dataset("cifar10", "train"), "only the CIFAR-10 test set"),
+        (lambda: data.dataset_spectrum("mnist", n=1), "at least n = 2"),
+        (lambda: data.fetch("svhn"), "unknown data set"),
+    ],
+)
 def test_bad_names_and_splits(call, match):
     with pytest.raises(ValueError, match=match):
         call()
@@ -317,8 +337,9 @@ def cifar_content(n_per_class=3, seed=0):
 def expected_cifar_order(x, y, names):
     """Independent reference: sort by (class, name); then round-robin over the classes."""
     by_class = {c: sorted((names[i], i) for i in np.flatnonzero(y == c)) for c in range(10)}
-    order = [by_class[c][k][1] for k in range(max(map(len, by_class.values())))
-             for c in range(10) if k < len(by_class[c])]
+    order = [
+        by_class[c][k][1] for k in range(max(map(len, by_class.values()))) for c in range(10) if k < len(by_class[c])
+    ]
     return x[order]
 
 
@@ -326,15 +347,23 @@ def write_cifar_npz(path, x, y, names):
     order = np.lexsort((names, y))  # the shared file is sorted by class, then file name
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "wb") as f:
-        np.savez(f, x_test=x[order], y_test=y[order], filenames=names[order],
-                 class_names=np.array(["c%d" % i for i in range(10)]))
+        np.savez(
+            f,
+            x_test=x[order],
+            y_test=y[order],
+            filenames=names[order],
+            class_names=np.array(["c%d" % i for i in range(10)]),
+        )
     return path
 
 
 def write_cifar_tar(path, x, y, names, payload=None):
-    batch = {b"batch_label": b"testing batch 1 of 1", b"labels": [int(v) for v in y],
-             b"data": x.transpose(0, 3, 1, 2).reshape(len(x), -1),
-             b"filenames": [s.encode() for s in names]}
+    batch = {
+        b"batch_label": b"testing batch 1 of 1",
+        b"labels": [int(v) for v in y],
+        b"data": x.transpose(0, 3, 1, 2).reshape(len(x), -1),
+        b"filenames": [s.encode() for s in names],
+    }
     raw = payload if payload is not None else pickle.dumps(batch, protocol=3)
     path.parent.mkdir(parents=True, exist_ok=True)
     with tarfile.open(path, "w:gz") as tar:
@@ -368,8 +397,9 @@ def test_cifar_tar_refuses_a_pickle_that_is_not_arrays(tmp_path, monkeypatch):
             return (os.system, ("echo should-never-run",))
 
     x, y, names = cifar_content()
-    tar = write_cifar_tar(tmp_path / "data" / "cifar10" / "evil.tar.gz", x, y, names,
-                          payload=pickle.dumps({b"data": Evil()}, protocol=3))
+    tar = write_cifar_tar(
+        tmp_path / "data" / "cifar10" / "evil.tar.gz", x, y, names, payload=pickle.dumps({b"data": Evil()}, protocol=3)
+    )
     register(monkeypatch, "cifar10", "test", ("cifar10/evil.tar.gz", tar, None))
     with pytest.raises(ValueError, match="refusing to unpickle"):
         data.load_dataset("cifar10", data_dir=tmp_path / "data")
@@ -426,8 +456,10 @@ def test_celeba_subset_has_no_test_partition(tmp_path, monkeypatch):
 def test_celeba_images_of_different_sizes_and_bad_jpeg(tmp_path, monkeypatch):
     root = tmp_path / "data"
     (root / "celeba").mkdir(parents=True)
-    for name, second, match in [("mixed", jpeg_bytes(smooth_faces(1, 20, 20)[0]), "share one size"),
-                                ("broken", b"not a jpeg", "not a readable JPEG")]:
+    for name, second, match in [
+        ("mixed", jpeg_bytes(smooth_faces(1, 20, 20)[0]), "share one size"),
+        ("broken", b"not a jpeg", "not a readable JPEG"),
+    ]:
         path = root / "celeba" / f"{name}.zip"
         with zipfile.ZipFile(path, "w") as z:
             z.writestr("f/000001.jpg", jpeg_bytes(smooth_faces(1, 24, 20)[0]))
@@ -479,8 +511,9 @@ def test_official_celeba_layout_gives_the_subset_faces(tmp_path, monkeypatch):
     assert np.abs(X_off - ref).mean() < 0.01 and np.abs(X_sub - ref).mean() < 0.01
     # the numbers the chapter checks are second-order statistics: d_eff and the top variances
     # (the non-zero eigenvalues of the ddof = 0 covariance are those of the centred Gram matrix / n)
-    lam_off, lam_sub = (np.linalg.eigvalsh((X - X.mean(0)) @ (X - X.mean(0)).T / len(X))[::-1][:3]
-                        for X in (X_off, X_sub))
+    lam_off, lam_sub = (
+        np.linalg.eigvalsh((X - X.mean(0)) @ (X - X.mean(0)).T / len(X))[::-1][:3] for X in (X_off, X_sub)
+    )
     np.testing.assert_allclose(lam_off, lam_sub, rtol=0.01)
 
 
@@ -665,21 +698,26 @@ def test_dataset_participation_ratio_variants(mnist_dir):
     assert data.dataset_participation_ratio("mnist", data_dir=root) == pytest.approx(ld.participation_ratio(evals))
     M = np.einsum("ni,nj->ij", X, X) / 7  # uncentred second moment
     assert data.dataset_participation_ratio("mnist", data_dir=root, centre=False) == pytest.approx(
-        np.trace(M) ** 2 / np.sum(M**2))
+        np.trace(M) ** 2 / np.sum(M**2)
+    )
     keep = X.std(axis=0) > 0
     R = np.corrcoef(X[:, keep], rowvar=False)
     assert data.dataset_participation_ratio("mnist", data_dir=root, standardise=True) == pytest.approx(
-        np.trace(R) ** 2 / np.sum(R**2))
+        np.trace(R) ** 2 / np.sum(R**2)
+    )
 
 
 # ------------------------------------------------------------------------------- the real files
 @real
-@pytest.mark.parametrize("name, split, md5", [
-    ("mnist", "train", "6bbc9ace898e44ae57da46a324031adb"),
-    ("mnist", "test", "2646ac647ad5339dbf082846283269ea"),
-    ("fashion-mnist", "train", "f4a8712d7a061bf5bd6d2ca38dc4d50a"),
-    ("fashion-mnist", "test", "8181f5470baa50b63fa0f6fddb340f0a"),
-])
+@pytest.mark.parametrize(
+    "name, split, md5",
+    [
+        ("mnist", "train", "6bbc9ace898e44ae57da46a324031adb"),
+        ("mnist", "test", "2646ac647ad5339dbf082846283269ea"),
+        ("fashion-mnist", "train", "f4a8712d7a061bf5bd6d2ca38dc4d50a"),
+        ("fashion-mnist", "test", "8181f5470baa50b63fa0f6fddb340f0a"),
+    ],
+)
 def test_real_idx_reader_reproduces_the_published_md5(name, split, md5, monkeypatch):
     """Header + every image byte the reader returns hash to the md5 published for the raw file."""
     monkeypatch.setenv("LINDIFF_DATA_DIR", REAL_DIR)
@@ -704,8 +742,7 @@ def test_real_cifar_channel_means_and_class_interleaving(monkeypatch):
 @real
 def test_real_defaults_shapes_and_ranges(monkeypatch):
     monkeypatch.setenv("LINDIFF_DATA_DIR", REAL_DIR)
-    for name, shape in [("mnist", (28, 28)), ("fashion-mnist", (28, 28)), ("cifar10", (32, 32)),
-                        ("celeba", (80, 80))]:
+    for name, shape in [("mnist", (28, 28)), ("fashion-mnist", (28, 28)), ("cifar10", (32, 32)), ("celeba", (80, 80))]:
         X, got = data.load_dataset(name, n=5)
         assert got == shape and X.shape == (5, int(np.prod(shape))) and X.dtype == np.float64
         assert -1.0 <= X.min() < X.max() <= 1.0
@@ -726,7 +763,9 @@ def test_celeba_folder_with_a_gap_names_the_missing_file(tmp_path, monkeypatch, 
         if k != missing:
             (folder / f"{k:06d}.jpg").write_bytes(jpeg_bytes(img))
     register(monkeypatch, "celeba", "train", ("celeba/img_align_celeba", None, None))
-    with pytest.raises(ValueError, match=rf"lacks CelebA image {missing:06d}\.jpg \(the next one found is {missing + 1:06d}\.jpg\)"):
+    with pytest.raises(
+        ValueError, match=rf"lacks CelebA image {missing:06d}\.jpg \(the next one found is {missing + 1:06d}\.jpg\)"
+    ):
         data.load_dataset("celeba", data_dir=tmp_path / "user", n=2, resolution=8)
 
 
@@ -743,7 +782,7 @@ def test_celeba_zip_with_corrupt_compressed_data_names_the_member(tmp_path, monk
     with zipfile.ZipFile(io.BytesIO(bytes(raw))) as z:
         info = z.getinfo("f/000002.jpg")
     mid = info.header_offset + 30 + len(info.filename) + len(info.extra) + info.compress_size // 2
-    raw[mid:mid + 16] = b"\xff" * 16
+    raw[mid : mid + 16] = b"\xff" * 16
     with zipfile.ZipFile(io.BytesIO(bytes(raw))) as z, pytest.raises(zlib.error):
         z.read("f/000002.jpg")  # what zipfile itself raises for this damage
     path = tmp_path / "data" / "celeba" / "damaged.zip"

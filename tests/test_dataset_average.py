@@ -4,11 +4,11 @@ The deterministic equivalents are exact only as d, N -> infinity; at the sizes u
 relative error is a few 1e-3 away from N ~ d (checked below with a few-percent tolerance, well above
 the Monte-Carlo error and well below the effects the chapters show).
 """
+
 import numpy as np
 import pytest
 
-from lindiff import (LinearDiffusion, Schedule, empirical_stats, expected_kl, power_law_spectrum,
-                     rotated_covariance)
+from lindiff import LinearDiffusion, Schedule, empirical_stats, expected_kl, power_law_spectrum, rotated_covariance
 from lindiff import dataset_average as av
 from lindiff.kl import LearnedKL
 
@@ -62,8 +62,9 @@ def test_unseen_variance_against_datasets(k, N):
     assert theory < (40 - N + 1) * lam.mean()
 
 
-@pytest.mark.parametrize("k, N, c", [(1.0, 10, 0.0), (1.0, 10, 0.05), (0.0, 20, 0.0), (1.0, 100, 0.0),
-                                     (2.0, 100, 0.02)])
+@pytest.mark.parametrize(
+    "k, N, c", [(1.0, 10, 0.0), (1.0, 10, 0.05), (0.0, 20, 0.0), (1.0, 100, 0.0), (2.0, 100, 0.02)]
+)
 def test_averaged_losses_against_datasets(k, N, c):
     """E over training sets of the exact per-dataset L_train(t), L_test(t) and their sums."""
     sched = Schedule.linear(T=200)
@@ -105,8 +106,9 @@ def test_averaged_losses_tend_to_the_population_optimum():
         assert np.allclose(f(lam, 10**9, sched), population, rtol=1e-6)
 
 
-@pytest.mark.parametrize("k, N, c", [(0.0, 10, 0.01), (2.0, 10, 0.1), (1.0, 30, 0.003), (1.0, 60, 0.05),
-                                     (2.0, 200, 0.01)])
+@pytest.mark.parametrize(
+    "k, N, c", [(0.0, 10, 0.01), (2.0, 10, 0.1), (1.0, 30, 0.003), (1.0, 60, 0.05), (2.0, 200, 0.01)]
+)
 def test_averaged_kl_against_datasets(k, N, c):
     lam, mean, cov, sets = _datasets(30, k, N, 150, seed=11)
     kls = np.array([LearnedKL(*empirical_stats(X), mean, cov)(c) for X in sets])

@@ -1,4 +1,5 @@
 """Explorers and progress bars."""
+
 import io
 import json
 import re

@@ -5,6 +5,7 @@ integrated numerically with finite-difference gradients of the loss written over
 rows, the sampler run step by step (dense recursion and Monte Carlo), Monte-Carlo losses, the
 generic Gaussian KL, and brute-force grids for the optimal stopping time and ridge.
 """
+
 import numpy as np
 import pytest
 from scipy.integrate import solve_ivp
@@ -32,8 +33,11 @@ def _loss_over_rows(W, t, X, c=0.0):
     a = SCHED.alpha_bars[t - 1]
     Xc = X - X.mean(axis=0)
     d = W.shape[0]
-    return (np.sum((np.eye(d) - np.sqrt(1 - a) * W) ** 2) + a * np.mean(np.sum((Xc @ W.T) ** 2, axis=1))
-            + a * c * np.sum(W**2))
+    return (
+        np.sum((np.eye(d) - np.sqrt(1 - a) * W) ** 2)
+        + a * np.mean(np.sum((Xc @ W.T) ** 2, axis=1))
+        + a * c * np.sum(W**2)
+    )
 
 
 def _fd_grad(W, t, X, c=0.0, h=1e-4):
@@ -87,8 +91,9 @@ def test_flow_formula_solves_the_matrix_gradient_flow():
     model = ld.LinearDiffusion.fit(X, SCHED)
     eta, tau, t = 0.3, 6.0, 4
     flow = GradientFlow(model, eta=eta)
-    sol = solve_ivp(lambda _, y: -eta * _fd_grad(y.reshape(4, 4), t, X).ravel(), (0, tau), np.zeros(16),
-                    rtol=1e-10, atol=1e-12)
+    sol = solve_ivp(
+        lambda _, y: -eta * _fd_grad(y.reshape(4, 4), t, X).ravel(), (0, tau), np.zeros(16), rtol=1e-10, atol=1e-12
+    )
     V = model.eigenvectors
     np.testing.assert_allclose(sol.y[:, -1].reshape(4, 4), (V * flow.weights(tau)[t - 1]) @ V.T, atol=1e-7)
 
@@ -170,8 +175,10 @@ def test_losses_match_monte_carlo_and_the_fully_trained_model():
     a = SCHED.alpha_bars[t - 1]
     rng = np.random.default_rng(5)
     n = 400_000
-    for x0, exact in ((rng.multivariate_normal(mu, Sigma, size=n), flow.test_loss(tau, mu, Sigma, steps=[t])),
-                      (X[rng.integers(len(X), size=n)], flow.train_loss(tau, steps=[t]))):
+    for x0, exact in (
+        (rng.multivariate_normal(mu, Sigma, size=n), flow.test_loss(tau, mu, Sigma, steps=[t])),
+        (X[rng.integers(len(X), size=n)], flow.train_loss(tau, steps=[t])),
+    ):
         eps = rng.standard_normal(x0.shape)
         xt = np.sqrt(a) * x0 + np.sqrt(1 - a) * eps
         per = np.sum((eps - (xt + b[t - 1]) @ W[t - 1].T) ** 2, axis=1)
@@ -202,12 +209,12 @@ def test_kl_to_truth_remembers_no_stale_truth():
     flow = GradientFlow(ld.LinearDiffusion.fit(X, SCHED), eta=0.2)
     mean, cov = flow.sampling_distribution(2.0)
     truths = [Sigma, 2.0 * Sigma, Sigma + 0.1 * np.eye(5)]
-    for _ in range(2):   # twice round: the second pass reads the cache
+    for _ in range(2):  # twice round: the second pass reads the cache
         for S in truths:
             np.testing.assert_allclose(flow.kl(2.0, mu, S), ld.gaussian_kl(mean, cov, mu, S), rtol=1e-10)
     edited = Sigma.copy()
     flow.kl(2.0, mu, edited)
-    edited[0, 0] += 1.0                      # same array object, new values
+    edited[0, 0] += 1.0  # same array object, new values
     np.testing.assert_allclose(flow.kl(2.0, mu, edited), ld.gaussian_kl(mean, cov, mu, edited), rtol=1e-10)
 
 
@@ -218,19 +225,20 @@ def test_effective_ridge_matches_early_stopping_for_weak_modes():
     flow = GradientFlow(model, eta)
     t = 2
     a = SCHED.alpha_bars[t - 1]
-    weak = model.eigenvalues == 0            # the d - N + 1 = 3 unseen directions
+    weak = model.eigenvalues == 0  # the d - N + 1 = 3 unseen directions
     assert weak.sum() == 3
     for tau in (0.5, 2.0, 8.0):
         c_eff = effective_ridge(tau, eta, SCHED)[t - 1]
         np.testing.assert_allclose(c_eff, 1 / (2 * eta * tau * a), rtol=1e-14)
         ridge = ld.LinearDiffusion(model.mean, model.eigenvalues, model.eigenvectors, SCHED, c=c_eff)
         ratio = flow.weights(tau)[t - 1, weak] / ridge.weight_eigenvalues(t)[weak]
-        x = 2 * eta * tau * flow.stiffness[t - 1, weak]   # the small parameter
+        x = 2 * eta * tau * flow.stiffness[t - 1, weak]  # the small parameter
         assert np.all(x < 0.2)
         # (1 - e^-x)(1 + x) / x = 1 + x/2 + O(x^2): first-order agreement
         assert np.all(np.abs(ratio - 1 - x / 2) < x**2)
-    np.testing.assert_allclose(effective_ridge(np.array([1.0, 2.0]), eta, SCHED)[1],
-                               effective_ridge(2.0, eta, SCHED), rtol=1e-15)
+    np.testing.assert_allclose(
+        effective_ridge(np.array([1.0, 2.0]), eta, SCHED)[1], effective_ridge(2.0, eta, SCHED), rtol=1e-15
+    )
 
 
 def test_weight_decay_is_a_step_dependent_ridge():
@@ -269,17 +277,20 @@ def test_optimal_stopping_and_ridge_are_minima_of_the_kl():
     np.testing.assert_allclose(klc, ld.gaussian_kl(*ridged.sampling_distribution(), mu, Sigma), rtol=1e-9)
 
 
-@pytest.mark.parametrize("call", [
-    lambda f: f.weights(-1.0),
-    lambda f: f.weights(np.nan),
-    lambda f: f.weights([[1.0]]),
-    lambda f: f.weights(2.5, discrete=True),
-    lambda f: f.sampling_distribution([1.0, 2.0]),
-    lambda f: f.kl(1.0, np.zeros(3), np.eye(3)),
-    lambda f: f.kl(1.0, np.zeros(4), -np.eye(4)),
-    lambda f: f.optimal_stopping(np.zeros(4), np.eye(4), [1.0, 0.5, 2.0]),
-    lambda f: f.train_loss(1.0, steps=[0]),
-])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda f: f.weights(-1.0),
+        lambda f: f.weights(np.nan),
+        lambda f: f.weights([[1.0]]),
+        lambda f: f.weights(2.5, discrete=True),
+        lambda f: f.sampling_distribution([1.0, 2.0]),
+        lambda f: f.kl(1.0, np.zeros(3), np.eye(3)),
+        lambda f: f.kl(1.0, np.zeros(4), -np.eye(4)),
+        lambda f: f.optimal_stopping(np.zeros(4), np.eye(4), [1.0, 0.5, 2.0]),
+        lambda f: f.train_loss(1.0, steps=[0]),
+    ],
+)
 def test_bad_input_raises(call):
     X, _, _ = _problem()
     flow = GradientFlow(ld.LinearDiffusion.fit(X, SCHED), eta=0.1)

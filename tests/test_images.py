@@ -1,4 +1,5 @@
 """Power-law fits, the Gaussian surrogate, learning curves on image data and image mosaics."""
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -37,10 +38,15 @@ def test_fit_power_law_uses_only_the_window():
     assert ld.fit_power_law(lam, (5, 80))[0] > 1.5
 
 
-@pytest.mark.parametrize("lam, window, match", [
-    (np.ones(10), (5, 20), "window"), (np.ones(10), (5, 5), "window"),
-    (np.r_[np.ones(5), np.zeros(5)], (2, 8), "zero"), (-np.ones(10), (1, 5), ">= 0"),
-])
+@pytest.mark.parametrize(
+    "lam, window, match",
+    [
+        (np.ones(10), (5, 20), "window"),
+        (np.ones(10), (5, 5), "window"),
+        (np.r_[np.ones(5), np.zeros(5)], (2, 8), "zero"),
+        (-np.ones(10), (1, 5), ">= 0"),
+    ],
+)
 def test_fit_power_law_rejects(lam, window, match):
     with pytest.raises(ValueError, match=match):
         ld.fit_power_law(lam, window)
@@ -75,7 +81,8 @@ def test_surrogate_equals_the_rotated_and_shifted_problem(lam):
             kl = ld.gaussian_kl(m0, S0 + c * np.eye(B.shape[1]), mu @ B, B.T @ Sigma @ B)
             assert out["kl"][i, j, 0] == pytest.approx(kl, rel=1e-8) or (np.isinf(kl) and np.isinf(out["kl"][i, j, 0]))
         assert out["cov_error"][j, 0] == pytest.approx(
-            np.sum((np.cov(X, rowvar=False, bias=True) - Sigma) ** 2) / np.sum(lam**2), rel=1e-9)
+            np.sum((np.cov(X, rowvar=False, bias=True) - Sigma) ** 2) / np.sum(lam**2), rel=1e-9
+        )
     assert np.isinf(out["kl"][0, 0, 0])  # c = 0, N = 3 <= rank: the learned law is singular
 
 
@@ -100,10 +107,16 @@ def test_surrogate_is_cached(monkeypatch):
         data.gaussian_surrogate(lam, [4, 8], schedule, [0.0], reps=2, seed=1)
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"eigenvalues": [1.0, -1.0]}, ">= 0"), ({"Ns": [1]}, "N must be >= 2"),
-    ({"reps": 0}, "reps"), ({"cs": [-1.0]}, "c must be"), ({"schedule": "linear"}, "Schedule"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"eigenvalues": [1.0, -1.0]}, ">= 0"),
+        ({"Ns": [1]}, "N must be >= 2"),
+        ({"reps": 0}, "reps"),
+        ({"cs": [-1.0]}, "c must be"),
+        ({"schedule": "linear"}, "Schedule"),
+    ],
+)
 def test_surrogate_rejects(kwargs, match):
     args = {"eigenvalues": [1.0, 0.5], "Ns": [3], "schedule": ld.Schedule.linear(T=5)} | kwargs
     with pytest.raises(ValueError, match=match):

@@ -1,5 +1,6 @@
 """gaussian_kl against Monte Carlo and a dense formula; expected_kl against sampled data sets; the naive
 measure and its exact expectation, the learned KL and its optimal ridge."""
+
 import mpmath as mp
 import numpy as np
 import pytest
@@ -7,8 +8,17 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as hs
 from scipy.stats import multivariate_normal
 
-from lindiff import (LinearDiffusion, Schedule, empirical_stats, expected_kl, gaussian_kl, participation_ratio,
-                     power_law_spectrum, random_rotation, rotated_covariance)
+from lindiff import (
+    LinearDiffusion,
+    Schedule,
+    empirical_stats,
+    expected_kl,
+    gaussian_kl,
+    participation_ratio,
+    power_law_spectrum,
+    random_rotation,
+    rotated_covariance,
+)
 from lindiff.kl import LearnedKL, expected_naive_measure, learned_kl, naive_measure, optimal_ridge_limit_law
 
 
@@ -22,8 +32,7 @@ def _dense_kl(m_p, S_p, m_q, S_q):
     d = len(m_p)
     Sq_inv = np.linalg.inv(S_q)
     dm = m_q - m_p
-    return 0.5 * (np.trace(Sq_inv @ S_p) - d + dm @ Sq_inv @ dm
-                  + np.linalg.slogdet(S_q)[1] - np.linalg.slogdet(S_p)[1])
+    return 0.5 * (np.trace(Sq_inv @ S_p) - d + dm @ Sq_inv @ dm + np.linalg.slogdet(S_q)[1] - np.linalg.slogdet(S_p)[1])
 
 
 @pytest.mark.parametrize("d, seed", [(1, 0), (3, 1), (6, 2)])
@@ -156,8 +165,15 @@ def test_gaussian_kl_rejects_bad_input(args, match):
         gaussian_kl(*args)
 
 
-@pytest.mark.parametrize("d, N, match", [(0, 5, "d must be >= 1"), (3, 1, "N must be >= 2"),
-                                         (3.0, 5, "d must be an integer"), (3, 5.5, "N must be an integer")])
+@pytest.mark.parametrize(
+    "d, N, match",
+    [
+        (0, 5, "d must be >= 1"),
+        (3, 1, "N must be >= 2"),
+        (3.0, 5, "d must be an integer"),
+        (3, 5.5, "N must be an integer"),
+    ],
+)
 def test_expected_kl_rejects_bad_input(d, N, match):
     with pytest.raises(ValueError, match=match):
         expected_kl(d, N)
@@ -204,7 +220,9 @@ def _kl_tolerance(m_p, S_p, m_q, S_q):
     dm = np.asarray(m_q) - np.asarray(m_p)
     grad_p = 0.5 * (Sq_inv - Sp_inv)
     grad_q = 0.5 * (Sq_inv - Sq_inv @ (S_p + np.outer(dm, dm)) @ Sq_inv)
-    first = d * eps * (np.linalg.norm(grad_p) * np.linalg.norm(S_p, 2) + np.linalg.norm(grad_q) * np.linalg.norm(S_q, 2))
+    first = (
+        d * eps * (np.linalg.norm(grad_p) * np.linalg.norm(S_p, 2) + np.linalg.norm(grad_q) * np.linalg.norm(S_q, 2))
+    )
     second = (d * eps * (np.linalg.cond(S_p) + np.linalg.cond(S_q))) ** 2
     return first, second
 
@@ -224,7 +242,9 @@ def test_gaussian_kl_issue_cases_at_condition_1e12():
     # KL(p || p) = 0: the 0.9 direction is not q's null space (the old code said inf)
     assert gaussian_kl(z, P, z, P) <= sum(_kl_tolerance(z, P, z, P))
     # KL(N(0, diag(1, 1e12)) || N(0, diag(0.5, 1e12))) = 1/2 (2 - 1 - ln 2) (the old code said 0)
-    assert gaussian_kl(z, np.diag([1.0, 1e12]), z, np.diag([0.5, 1e12])) == pytest.approx(0.5 * (1 - np.log(2)), rel=1e-14)
+    assert gaussian_kl(z, np.diag([1.0, 1e12]), z, np.diag([0.5, 1e12])) == pytest.approx(
+        0.5 * (1 - np.log(2)), rel=1e-14
+    )
     # a singular pair on a common plane in d = 3, graded 1e12 : 0.9 inside the plane
     S = rotated_covariance([1e12, 0.9, 0.0], seed=2)
     assert gaussian_kl(np.zeros(3), S, np.zeros(3), S) < 1e-6
@@ -232,9 +252,14 @@ def test_gaussian_kl_issue_cases_at_condition_1e12():
 
 
 @settings(max_examples=60, deadline=None)
-@given(d=hs.integers(1, 5), seed=hs.integers(0, 2**31),
-       log_scale=hs.floats(-12, 12), log_cond=hs.floats(0, 12), kind=hs.sampled_from(["same", "near", "far"]),
-       u=hs.lists(hs.floats(0, 1), min_size=5, max_size=5))
+@given(
+    d=hs.integers(1, 5),
+    seed=hs.integers(0, 2**31),
+    log_scale=hs.floats(-12, 12),
+    log_cond=hs.floats(0, 12),
+    kind=hs.sampled_from(["same", "near", "far"]),
+    u=hs.lists(hs.floats(0, 1), min_size=5, max_size=5),
+)
 @example(d=2, seed=0, log_scale=6.0, log_cond=12.0, kind="same", u=[0.0, 1.0, 0.5, 0.5, 0.5])
 @example(d=4, seed=1, log_scale=-6.0, log_cond=11.5, kind="near", u=[0.0, 0.3, 0.7, 1.0, 0.5])
 def test_gaussian_kl_on_graded_spectra_matches_mpmath(d, seed, log_scale, log_cond, kind, u):
@@ -297,8 +322,15 @@ def _mp_sampler_law(eigenvalues, coords, betas, c, dps=40):
 
 
 @settings(max_examples=30, deadline=None)
-@given(d=hs.integers(1, 4), seed=hs.integers(0, 2**31), log_lo=hs.floats(-12, 12), log_span=hs.floats(0, 24),
-       T=hs.integers(2, 40), beta_max=hs.floats(1e-3, 0.3), c=hs.sampled_from([0.0, 1e-9, 0.1]))
+@given(
+    d=hs.integers(1, 4),
+    seed=hs.integers(0, 2**31),
+    log_lo=hs.floats(-12, 12),
+    log_span=hs.floats(0, 24),
+    T=hs.integers(2, 40),
+    beta_max=hs.floats(1e-3, 0.3),
+    c=hs.sampled_from([0.0, 1e-9, 0.1]),
+)
 @example(d=3, seed=0, log_lo=-12.0, log_span=24.0, T=20, beta_max=0.02, c=0.0)
 @example(d=3, seed=1, log_lo=-6.0, log_span=12.0, T=30, beta_max=0.01, c=0.0)
 def test_sampler_law_on_graded_spectra_matches_mpmath(d, seed, log_lo, log_span, T, beta_max, c):

@@ -4,6 +4,7 @@ The mathematics (``lindiff`` outside ``lindiff/data`` and ``lindiff/book``) impo
 above it, ``lindiff.data`` does not import ``lindiff.book``, and ``import lindiff`` loads neither
 torch nor matplotlib.
 """
+
 import ast
 import json
 import subprocess
@@ -16,7 +17,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "lindiff"
 
 
 def _layer(path: Path) -> str:
-    """"book", "data" or "maths" for a module file under lindiff/."""
+    """ "book", "data" or "maths" for a module file under lindiff/."""
     parts = path.relative_to(PACKAGE).parts
     return parts[0] if len(parts) > 1 and parts[0] in ("book", "data") else "maths"
 
@@ -57,14 +58,18 @@ def test_the_import_parser_sees_relative_imports():
 
 
 def test_import_lindiff_loads_neither_torch_nor_matplotlib():
-    code = ("import json, sys; import lindiff; "
-            "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'matplotlib'))))")
+    code = (
+        "import json, sys; import lindiff; "
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'matplotlib'))))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert json.loads(out.strip().splitlines()[-1]) == []
 
 
 def test_import_lindiff_data_loads_neither_torch_nor_matplotlib():
-    code = ("import json, sys; import lindiff.data; "
-            "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'matplotlib'))))")
+    code = (
+        "import json, sys; import lindiff.data; "
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'matplotlib'))))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert json.loads(out.strip().splitlines()[-1]) == []

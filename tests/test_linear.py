@@ -5,6 +5,7 @@
 - the beta_1 variance floor in unvisited directions;
 - train and test losses against Monte-Carlo estimates of the DDPM loss, and the gap identity.
 """
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -37,7 +38,7 @@ def _ridge_regression(X, sched, t, c, n_per_row, rng):
     Hinv = np.linalg.inv(H)
     se = np.empty_like(coef)
     for k in range(d):
-        g = D * resid[:, k:k + 1]
+        g = D * resid[:, k : k + 1]
         se[:, k] = np.sqrt(np.diag(Hinv @ (M * np.cov(g.T, bias=True)) @ Hinv))
     return coef[:d].T, coef[d], se[:d].T, se[d]
 
@@ -71,8 +72,12 @@ def test_weights_dense_formula_and_model_call(N, c, make_data):
     for t in (1, 37, 1000):
         a = SCHED.alpha_bars[t - 1]
         W, b = model.weights(t)
-        np.testing.assert_allclose(W, np.sqrt(1 - a) * np.linalg.inv(a * (S0 + c * np.eye(d)) + (1 - a) * np.eye(d)),
-                                   rtol=1e-9, atol=1e-9 * np.max(np.abs(W)))
+        np.testing.assert_allclose(
+            W,
+            np.sqrt(1 - a) * np.linalg.inv(a * (S0 + c * np.eye(d)) + (1 - a) * np.eye(d)),
+            rtol=1e-9,
+            atol=1e-9 * np.max(np.abs(W)),
+        )
         np.testing.assert_allclose(b, -np.sqrt(a) * mu0, rtol=1e-12, atol=1e-12)
         np.testing.assert_allclose(model(x, t), (x + b) @ W.T, rtol=1e-10, atol=1e-10)
         np.testing.assert_allclose(np.linalg.eigvalsh(W), np.sort(model.weight_eigenvalues(t)), rtol=1e-9)
@@ -154,8 +159,9 @@ def test_sample_without_a_seed_is_fresh_each_call(make_data):
     assert not np.allclose(a, b)
     g1, g2 = (ddpm_sample(model, SHORT, 5, 4, progress_bar=False) for _ in range(2))
     assert not np.allclose(g1, g2)
-    np.testing.assert_array_equal(model.sample(5, seed=7, progress_bar=False),
-                                  model.sample(5, seed=7, progress_bar=False))
+    np.testing.assert_array_equal(
+        model.sample(5, seed=7, progress_bar=False), model.sample(5, seed=7, progress_bar=False)
+    )
 
 
 # ----------------------------------------------------------------------------- the beta_1 floor
@@ -170,7 +176,7 @@ def test_beta1_floor_in_unvisited_directions(N, d, make_data):
     assert np.all(var[zero] == SCHED.betas[0])  # exactly beta_1
     # the dense covariance restricted to the null space of the centred data is beta_1 Id
     Vt = np.linalg.svd(X - X.mean(axis=0), full_matrices=True)[2]
-    null = Vt[N - 1:].T  # orthonormal basis of the directions the centred rows never visit
+    null = Vt[N - 1 :].T  # orthonormal basis of the directions the centred rows never visit
     _, cov = model.sampling_distribution()
     np.testing.assert_allclose(null.T @ cov @ null, SCHED.betas[0] * np.eye(d - N + 1), atol=1e-12)
     # with a ridge the floor is lifted to the variance of a direction of eigenvalue c, still finite
@@ -230,8 +236,7 @@ def test_losses_against_monte_carlo(N, c):
     def test_x0(n, r):
         return mu + r.standard_normal((n, d)) @ Sigma_sqrt.T
 
-    for draw, closed in ((train_x0, lambda t: model.train_loss(t)),
-                         (test_x0, lambda t: model.test_loss(mu, Sigma, t))):
+    for draw, closed in ((train_x0, lambda t: model.train_loss(t)), (test_x0, lambda t: model.test_loss(mu, Sigma, t))):
         for t in (1, 20, 200):
             mean, var = _mc_ddpm_loss(model, draw, t, 20_000, rng)
             assert abs(closed(t) - mean) < 4 * np.sqrt(var / 20_000), (t, closed(t), mean)
@@ -303,8 +308,10 @@ def test_edge_sizes(make_data):
         (lambda: LinearDiffusion.fit(np.eye(3), "linear"), "schedule must be a lindiff.Schedule"),
         (lambda: LinearDiffusion.from_stats(np.zeros(2), np.eye(3), SCHED), r"expected \(2, 2\)"),
         (lambda: LinearDiffusion.from_stats(np.zeros(2), [[1.0, 0.5], [0.4, 1.0]], SCHED), "not symmetric"),
-        (lambda: LinearDiffusion.from_stats(np.zeros(2), [[1.0, 2.0], [2.0, 1.0]], SCHED),
-         "not positive semi-definite"),
+        (
+            lambda: LinearDiffusion.from_stats(np.zeros(2), [[1.0, 2.0], [2.0, 1.0]], SCHED),
+            "not positive semi-definite",
+        ),
         (lambda: LinearDiffusion.from_stats(np.zeros(2), -1e-30 * np.eye(2), SCHED), "not positive semi-definite"),
         (lambda: LinearDiffusion(np.zeros(2), [1.0, -1.0], np.eye(2), SCHED), "eigenvalues must be >= 0"),
         (lambda: LinearDiffusion(np.zeros(2), [1.0], np.eye(2), SCHED), r"shape \(2,\)"),

@@ -1,4 +1,5 @@
 """The per-direction losses, the generalisation gap (trace formula) and the unseen-direction lower bound."""
+
 import numpy as np
 import pytest
 

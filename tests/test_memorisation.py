@@ -1,4 +1,5 @@
 """The empirical (memorising) denoiser: the exact minimiser of the training loss for N points."""
+
 import numpy as np
 import pytest
 from scipy.stats import multivariate_normal
@@ -6,14 +7,16 @@ from scipy.stats import multivariate_normal
 import lindiff as ld
 import lindiff.memorisation as mem
 from lindiff.memorisation import EmpiricalDenoiser, nearest_training_point
-from lindiff.montecarlo import train_loss_samples
 from lindiff.mixture import GaussianMixture
+from lindiff.montecarlo import train_loss_samples
 
 SCHED = ld.Schedule.linear(T=1000)
 
 
 def training_set(N=6, d=2, seed=0):
-    return GaussianMixture.ring().sample(N, seed=seed) if d == 2 else np.random.default_rng(seed).standard_normal((N, d))
+    return (
+        GaussianMixture.ring().sample(N, seed=seed) if d == 2 else np.random.default_rng(seed).standard_normal((N, d))
+    )
 
 
 def test_equals_bayes_posterior_mean_by_direct_summation():

@@ -1,4 +1,5 @@
 """Gaussian-mixture toy data: sampling, noised laws, densities and the population-optimal denoiser."""
+
 import numpy as np
 import pytest
 from scipy.stats import multivariate_normal
@@ -114,16 +115,21 @@ def test_population_optimum_beats_perturbations_on_fresh_data():
             # orthogonality of the residual makes the excess exactly delta^2 <|g|^2> (Pythagoras)
             excess = np.mean(np.sum((eps - best - delta * g) ** 2, axis=1)) - base
             assert excess > 0
-            assert abs(excess - delta**2 * np.mean(np.sum(g**2, axis=1))) < 0.1 * delta**2 * np.mean(np.sum(g**2, axis=1)) + 2e-3 * abs(delta)
+            assert abs(excess - delta**2 * np.mean(np.sum(g**2, axis=1))) < 0.1 * delta**2 * np.mean(
+                np.sum(g**2, axis=1)
+            ) + 2e-3 * abs(delta)
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(means=np.zeros((2, 2)), covs=np.zeros((2, 3, 3))), "covs must have shape"),
-    (dict(means=np.zeros((2, 2)), covs=np.zeros((2, 2, 2)), weights=[0.7, 0.7]), "summing to 1"),
-    (dict(means=np.zeros((2, 2)), covs=np.array([np.eye(2), -np.eye(2)])), "positive semi-definite"),
-    (dict(means=np.full((1, 2), np.nan), covs=np.zeros((1, 2, 2))), "NaN"),
-    (dict(means=np.zeros(2), covs=np.zeros((1, 2, 2))), "2-D array"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(means=np.zeros((2, 2)), covs=np.zeros((2, 3, 3))), "covs must have shape"),
+        (dict(means=np.zeros((2, 2)), covs=np.zeros((2, 2, 2)), weights=[0.7, 0.7]), "summing to 1"),
+        (dict(means=np.zeros((2, 2)), covs=np.array([np.eye(2), -np.eye(2)])), "positive semi-definite"),
+        (dict(means=np.full((1, 2), np.nan), covs=np.zeros((1, 2, 2))), "NaN"),
+        (dict(means=np.zeros(2), covs=np.zeros((1, 2, 2))), "2-D array"),
+    ],
+)
 def test_bad_constructor_input(kwargs, match):
     with pytest.raises(ValueError, match=match):
         GaussianMixture(**kwargs)

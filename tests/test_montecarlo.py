@@ -1,4 +1,5 @@
 """Monte-Carlo DDPM losses against the closed forms, and their standard errors against repetition."""
+
 import numpy as np
 import pytest
 
@@ -71,13 +72,15 @@ def test_standard_errors_are_calibrated():
     X = _draw(mean, cov, 4, rng)  # N < d: the loss spans orders of magnitude across t
     model = LinearDiffusion.fit(X, sched)
     # fresh test rows for every repetition: the target is the expectation over the true law
-    summed = [ddpm_loss(model, _draw(mean, cov, 400, rng), sched, n_samples=400, n_strata=20, seed=s)
-              for s in range(60)]
+    summed = [
+        ddpm_loss(model, _draw(mean, cov, 400, rng), sched, n_samples=400, n_strata=20, seed=s) for s in range(60)
+    ]
     values = np.array([e.value for e in summed])
     spread, reported = values.std(ddof=1), np.mean([e.stderr for e in summed])
     assert 0.7 < spread / reported < 1.4
-    per = [ddpm_loss_per_step(model, _draw(mean, cov, 300, rng), sched, [2, 40], n_samples=300, seed=s)
-           for s in range(60)]
+    per = [
+        ddpm_loss_per_step(model, _draw(mean, cov, 300, rng), sched, [2, 40], n_samples=300, seed=s) for s in range(60)
+    ]
     spread = np.std([e.value for e in per], axis=0, ddof=1)
     reported = np.mean([e.stderr for e in per], axis=0)
     assert np.all((0.7 < spread / reported) & (spread / reported < 1.4))

@@ -1,5 +1,6 @@
 """The generic and the diagonal samplers against independent recursions and against each other; the
 affine law; the forward-chain and sampler paths."""
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -59,8 +60,9 @@ def test_diagonal_law_of_the_optimum_is_the_closed_form(make_data):
         np.testing.assert_allclose(var, closed, rtol=1e-9)
         np.testing.assert_allclose(var, model.sampling_variances(), rtol=1e-9)
         np.testing.assert_allclose(mean, model.sampling_mean_coefficients(), rtol=1e-9, atol=1e-12)
-        np.testing.assert_allclose(mean, (1 - ab[-1] * lam / v[-1]) * (model.eigenvectors.T @ model.mean),
-                                   rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(
+            mean, (1 - ab[-1] * lam / v[-1]) * (model.eigenvectors.T @ model.mean), rtol=1e-9, atol=1e-12
+        )
 
 
 def test_diagonal_sample_follows_its_law(gaussian_lr_pvalue):
@@ -110,8 +112,10 @@ def test_ddpm_sample_calls_every_step_in_order():
     "call, match",
     [
         (lambda: ddpm_sample(None, SHORT, 2, 3), "eps_model must be a callable"),
-        (lambda: ddpm_sample(lambda x, t: x[:, :1], SHORT, 2, 3, progress_bar=False),
-         r"eps_model returned shape \(2, 1\) at t=100, expected \(2, 3\)"),
+        (
+            lambda: ddpm_sample(lambda x, t: x[:, :1], SHORT, 2, 3, progress_bar=False),
+            r"eps_model returned shape \(2, 1\) at t=100, expected \(2, 3\)",
+        ),
         (lambda: ddpm_sample(lambda x, t: x, "linear", 2, 3), "schedule must be a lindiff.Schedule"),
         (lambda: ddpm_sample(lambda x, t: x, SHORT, 0, 3), "n must be >= 1"),
         (lambda: ddpm_sample(lambda x, t: x, SHORT, 2, 0), "d must be >= 1"),

@@ -4,6 +4,7 @@ At fixed abar_T and vanishing step size the exact variance C(lambda) tends to
 lambda [ abar_T lambda / v_T^2 + (1 - abar_T) / v_T ], v_T = abar_T lambda + 1 - abar_T, and the
 mean factor is 1 - abar_T lambda / v_T exactly; abar_T -> 0 gives N(mu_0, Sigma_0 + c Id).
 """
+
 import numpy as np
 import pytest
 
@@ -29,8 +30,10 @@ def exact_ratio(schedule, c=0.0):
 
 @pytest.mark.parametrize("abar_T", [6.3e-3, 0.05, 0.3])
 def test_exact_law_converges_to_the_continuum_formula_at_rate_one_over_T(abar_T):
-    errors = [np.max(np.abs(exact_ratio(constant_schedule(T, abar_T)) - continuum_ratio(LAMS, abar_T)))
-              for T in (500, 2000, 8000)]
+    errors = [
+        np.max(np.abs(exact_ratio(constant_schedule(T, abar_T)) - continuum_ratio(LAMS, abar_T)))
+        for T in (500, 2000, 8000)
+    ]
     # first-order Riemann sum plus the beta_1 floor: the error shrinks like 1 / T
     assert errors[2] < 3e-3
     assert 3.0 < errors[0] / errors[1] < 5.0 and 3.0 < errors[1] / errors[2] < 5.0

@@ -1,4 +1,5 @@
 """Schedule: the derived arrays against direct products and sums; validation of every input."""
+
 import math
 
 import numpy as np

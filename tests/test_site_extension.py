@@ -1,4 +1,5 @@
 """_ext/lindiff_site.py: which chapters the build executes, and the notice on a chapter shown stored."""
+
 from __future__ import annotations
 
 import importlib.util

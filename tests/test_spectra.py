@@ -1,4 +1,5 @@
 """Spectra: power laws, Haar rotations and the participation ratio against known answers."""
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -126,8 +127,11 @@ def test_participation_ratio_is_scale_free_at_extreme_scales(scale):
 def test_participation_ratio_rejects_empty_and_non_real_input():
     with pytest.raises(ValueError, match=r"x is empty \(shape \(0, 0\)\)"):
         participation_ratio(np.zeros((0, 0)))
-    for x, what in [(np.array([1 + 1j, 2.0]), "complex"), (["1", "2"], "strings"),
-                    (np.array(["2020-01-01", "2020-01-02"], dtype="datetime64[D]"), "dates"),
-                    (np.array([True, False]), "booleans")]:
+    for x, what in [
+        (np.array([1 + 1j, 2.0]), "complex"),
+        (["1", "2"], "strings"),
+        (np.array(["2020-01-01", "2020-01-02"], dtype="datetime64[D]"), "dates"),
+        (np.array([True, False]), "booleans"),
+    ]:
         with pytest.raises(TypeError, match=f"x must hold real numeric values, got {what}"):
             participation_ratio(x)

@@ -1,4 +1,5 @@
 """empirical_stats against numpy's own mean and covariance."""
+
 import numpy as np
 import pytest
 

@@ -1,4 +1,5 @@
 """Plot helpers: covariance ellipses and the book style."""
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -25,8 +26,8 @@ def test_singular_covariance_gives_a_segment():
     cov = 4.0 * np.outer(v, v)
     pts = style.ellipse_points([1.0, 0.0], cov, n_std=1.5, num=201)  # contains s = k pi / 2
     diff = pts - [1.0, 0.0]
-    np.testing.assert_allclose(diff @ np.array([v[1], -v[0]]), 0.0, atol=1e-12)   # on the line
-    assert np.max(np.abs(diff @ v)) == pytest.approx(1.5 * 2.0, rel=1e-12)         # half-length n_std * sd
+    np.testing.assert_allclose(diff @ np.array([v[1], -v[0]]), 0.0, atol=1e-12)  # on the line
+    assert np.max(np.abs(diff @ v)) == pytest.approx(1.5 * 2.0, rel=1e-12)  # half-length n_std * sd
 
 
 def test_covariance_ellipse_draws_those_points():
@@ -43,12 +44,15 @@ def test_style_and_colors():
     assert set(style.COLORS) >= {"data", "train", "model", "exact"}
 
 
-@pytest.mark.parametrize("mean, cov, match", [
-    ([0.0, 0.0, 0.0], np.eye(2), "length"),
-    ([0.0, 0.0], np.eye(3), "shape"),
-    ([0.0, 0.0], [[1.0, 0.0], [0.0, -1.0]], "positive semi-definite"),
-    ([0.0, np.nan], np.eye(2), "NaN"),
-])
+@pytest.mark.parametrize(
+    "mean, cov, match",
+    [
+        ([0.0, 0.0, 0.0], np.eye(2), "length"),
+        ([0.0, 0.0], np.eye(3), "shape"),
+        ([0.0, 0.0], [[1.0, 0.0], [0.0, -1.0]], "positive semi-definite"),
+        ([0.0, np.nan], np.eye(2), "NaN"),
+    ],
+)
 def test_bad_input(mean, cov, match):
     with pytest.raises(ValueError, match=match):
         style.ellipse_points(mean, cov)

@@ -4,6 +4,7 @@ Checked against independent computations: torch autograd of the loss written ove
 rows, the closed-form optimum (LinearDiffusion.weights), the closed-form gradient descent of
 lindiff.gradient_flow, Monte-Carlo losses, and the sampler run with the trained weights.
 """
+
 import json
 import os
 import subprocess
@@ -38,8 +39,12 @@ def _loss_over_rows(W, b, X, steps, c):
     total = 0.0
     for i in range(len(steps)):
         Y = torch.sqrt(a[i]) * Xt + b[i]
-        total = total + ((eye - torch.sqrt(1 - a[i]) * W[i]) ** 2).sum() + ((Y @ W[i].T) ** 2).sum(1).mean() \
+        total = (
+            total
+            + ((eye - torch.sqrt(1 - a[i]) * W[i]) ** 2).sum()
+            + ((Y @ W[i].T) ** 2).sum(1).mean()
             + a[i] * c * (W[i] ** 2).sum()
+        )
     return total
 
 
@@ -92,8 +97,10 @@ def test_expected_loss_matches_monte_carlo():
     rng = np.random.default_rng(0)
     mu, Sigma = np.full(4, 0.5), np.diag([2.0, 1.0, 0.5, 0.1])
     W, b = tr.W.detach().numpy(), tr.b.detach().numpy()
-    for mean, cov, x_draw in ((None, None, lambda n: X[rng.integers(3, size=n)]),
-                              (mu, Sigma, lambda n: rng.multivariate_normal(mu, Sigma, size=n))):
+    for mean, cov, x_draw in (
+        (None, None, lambda n: X[rng.integers(3, size=n)]),
+        (mu, Sigma, lambda n: rng.multivariate_normal(mu, Sigma, size=n)),
+    ):
         total, var = 0.0, 0.0
         n = 200_000
         for i, t in enumerate(tr.steps):
@@ -113,8 +120,18 @@ def test_full_batch_descent_follows_the_discrete_formula(bias, centred):
     model = ld.LinearDiffusion.fit(X, SCHED)
     flow = GradientFlow(model, eta=0.08)
     log_at = [0, 1, 5, 40, 200]
-    run = train(X, SCHED, iterations=200, lr=0.08, full_batch=True, bias=bias, log_at=log_at,
-                test_stats=(mu, Sigma), device="cpu", progress_bar=False)
+    run = train(
+        X,
+        SCHED,
+        iterations=200,
+        lr=0.08,
+        full_batch=True,
+        bias=bias,
+        log_at=log_at,
+        test_stats=(mu, Sigma),
+        device="cpu",
+        progress_bar=False,
+    )
     V = model.eigenvectors
     for i, n in enumerate(log_at):
         expect = np.einsum("ik,tk,jk->tij", V, flow.weights(n, discrete=True), V)
@@ -129,8 +146,19 @@ def test_full_batch_training_converges_to_the_closed_form_optimum(c, weight_deca
     """Learned bias, uncentred data: (W_t, b_t) -> LinearDiffusion.weights(t); weight decay wd
     converges to the ridge c_t = wd / (2 abar_t)."""
     X = _data(N=3, d=4)
-    run = train(X, SCHED, iterations=4000, lr=0.05, optimizer="sgd", momentum=0.9, full_batch=True,
-                c=c, weight_decay=weight_decay, device="cpu", progress_bar=False)
+    run = train(
+        X,
+        SCHED,
+        iterations=4000,
+        lr=0.05,
+        optimizer="sgd",
+        momentum=0.9,
+        full_batch=True,
+        c=c,
+        weight_decay=weight_decay,
+        device="cpu",
+        progress_bar=False,
+    )
     for t in (1, 4, 10):
         c_t = c + weight_decay / (2 * SCHED.alpha_bars[t - 1])
         W, b = ld.LinearDiffusion.fit(X, SCHED, c=c_t).weights(t)
@@ -146,8 +174,7 @@ def test_minibatch_training_converges_to_the_closed_form_optimum(optimizer, bias
     above checks that case exactly.)"""
     X = _data(N=3, d=3)
     steps = [2, 6, 10]
-    tr = Trainer(X, SCHED, lr=0.05, optimizer=optimizer, batch_size=256, steps=steps, bias=bias,
-                 seed=4, device="cpu")
+    tr = Trainer(X, SCHED, lr=0.05, optimizer=optimizer, batch_size=256, steps=steps, bias=bias, seed=4, device="cpu")
     for lr in (0.05 if optimizer == "sgd" else 0.01, 0.01, 0.002):
         tr.lr = lr
         tr.run(1500, progress_bar=False, keep_weights=False)
@@ -156,8 +183,9 @@ def test_minibatch_training_converges_to_the_closed_form_optimum(optimizer, bias
         W, b = model.weights(t)
         assert np.linalg.norm(tr.W[i].detach().numpy() - W) < 0.03 * np.linalg.norm(W)
         assert np.linalg.norm(tr.b[i].detach().numpy() - b) < 0.03 * np.linalg.norm(b)
-    assert tr.expected_loss() < model.train_loss(steps[0]) + model.train_loss(steps[1]) \
-        + model.train_loss(steps[2]) + 0.01
+    assert (
+        tr.expected_loss() < model.train_loss(steps[0]) + model.train_loss(steps[1]) + model.train_loss(steps[2]) + 0.01
+    )
 
 
 def test_minibatch_sgd_follows_gradient_descent_in_expectation():
@@ -167,9 +195,23 @@ def test_minibatch_sgd_follows_gradient_descent_in_expectation():
     model = ld.LinearDiffusion.fit(X, SCHED)
     steps, eta, n = np.array([1, 5, 10]), 0.05, 12
     expect = GradientFlow(model, eta).weights(n, discrete=True)[steps - 1]
-    runs = np.array([train(X, SCHED, iterations=n, lr=eta, batch_size=24, steps=steps, bias="optimal",
-                           seed=s, device="cpu", progress_bar=False).weights_in_basis(model.eigenvectors)[-1]
-                     for s in range(120)])
+    runs = np.array(
+        [
+            train(
+                X,
+                SCHED,
+                iterations=n,
+                lr=eta,
+                batch_size=24,
+                steps=steps,
+                bias="optimal",
+                seed=s,
+                device="cpu",
+                progress_bar=False,
+            ).weights_in_basis(model.eigenvectors)[-1]
+            for s in range(120)
+        ]
+    )
     z = np.abs(runs.mean(axis=0) - expect) / (runs.std(axis=0) / np.sqrt(len(runs)) + 1e-15)
     assert z.max() < 5.0, z.max()
     assert np.max(np.abs(runs.mean(axis=0) - expect)) < 0.05 * np.max(np.abs(expect))
@@ -202,7 +244,7 @@ def test_sampler_with_trained_weights_matches_the_analytic_law():
     n = 40_000
     se_mean = np.sqrt(np.diag(cov) / n)
     se_cov = np.sqrt((np.outer(np.diag(cov), np.diag(cov)) + cov**2) / n)
-    for eps in (tr.eps_model(), run.eps_model(0)):   # the torch model and the logged weights
+    for eps in (tr.eps_model(), run.eps_model(0)):  # the torch model and the logged weights
         samples = ld.ddpm_sample(eps, SCHED, n, 4, seed=2, progress_bar=False)
         assert np.all(np.abs(samples.mean(axis=0) - mean) < 5 * se_mean)
         assert np.all(np.abs(np.cov(samples.T) - cov) < 5 * se_cov)
@@ -210,11 +252,20 @@ def test_sampler_with_trained_weights_matches_the_analytic_law():
 
 def test_subset_of_steps_and_float32():
     X = _data()
-    run = train(X, SCHED, iterations=5, lr=0.05, steps=[3, 1], log_at=[0, 5], dtype=torch.float32,
-                device="cpu", progress_bar=False)
+    run = train(
+        X,
+        SCHED,
+        iterations=5,
+        lr=0.05,
+        steps=[3, 1],
+        log_at=[0, 5],
+        dtype=torch.float32,
+        device="cpu",
+        progress_bar=False,
+    )
     assert isinstance(run, TrainingRun)
     assert list(run.steps) == [1, 3] and run.weights.shape == (2, 2, 4, 4) and run.weights.dtype == np.float64
-    assert run.train_loss[0] == pytest.approx(2 * 4)   # W = 0 predicts nothing: loss d per step
+    assert run.train_loss[0] == pytest.approx(2 * 4)  # W = 0 predicts nothing: loss d per step
     assert run.test_loss is None
     with pytest.raises(ValueError, match="every step"):
         run.eps_model(0)
@@ -230,25 +281,28 @@ def test_subset_of_steps_and_float32():
         nolog.weights_in_basis(np.eye(4))
 
 
-@pytest.mark.parametrize("kwargs", [
-    dict(optimizer="rmsprop"),
-    dict(bias="zero"),
-    dict(lr=0.0),
-    dict(lr=-1.0),
-    dict(steps=[0, 1]),
-    dict(steps=[2, 2]),
-    dict(steps=[11]),
-    dict(steps=[1.5]),
-    dict(batch_size=0),
-    dict(c=-0.1),
-    dict(weight_decay=np.nan),
-    dict(momentum=1.0),
-    dict(optimizer="adam", momentum=0.5),
-    dict(dtype=torch.int64),
-    dict(seed=-1),
-    dict(seed="one"),
-    dict(device="abacus"),
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(optimizer="rmsprop"),
+        dict(bias="zero"),
+        dict(lr=0.0),
+        dict(lr=-1.0),
+        dict(steps=[0, 1]),
+        dict(steps=[2, 2]),
+        dict(steps=[11]),
+        dict(steps=[1.5]),
+        dict(batch_size=0),
+        dict(c=-0.1),
+        dict(weight_decay=np.nan),
+        dict(momentum=1.0),
+        dict(optimizer="adam", momentum=0.5),
+        dict(dtype=torch.int64),
+        dict(seed=-1),
+        dict(seed="one"),
+        dict(device="abacus"),
+    ],
+)
 def test_bad_trainer_options_raise(kwargs):
     opts = dict(lr=0.1, device="cpu")
     opts.update(kwargs)
@@ -267,20 +321,28 @@ def test_bad_data_and_run_arguments_raise():
     for bad_lr in (0.0, -0.1, np.inf):
         with pytest.raises(ValueError):
             tr.lr = bad_lr
-    for kwargs in (dict(iterations=-1), dict(iterations=3, log_at=[4]), dict(iterations=3, log_at=[2, 1]),
-                   dict(iterations=3, test_stats=(np.zeros(3), np.eye(3))),
-                   dict(iterations=3, test_stats=(np.zeros(4), -np.eye(4))),
-                   dict(iterations=3, test_stats=(np.zeros(4),))):
+    for kwargs in (
+        dict(iterations=-1),
+        dict(iterations=3, log_at=[4]),
+        dict(iterations=3, log_at=[2, 1]),
+        dict(iterations=3, test_stats=(np.zeros(3), np.eye(3))),
+        dict(iterations=3, test_stats=(np.zeros(4), -np.eye(4))),
+        dict(iterations=3, test_stats=(np.zeros(4),)),
+    ):
         with pytest.raises(ValueError):
             tr.run(progress_bar=False, **kwargs)
 
 
 def test_gpu_benchmark_script_runs_tiny_on_cpu(tmp_path):
     """The GPU script's --tiny mode: trains, times and writes its JSON and PNG on the CPU."""
-    env = dict(os.environ, OUT=str(tmp_path), PYTHONPATH=str(ROOT), LINDIFF_PROGRESS="0",
-               CUDA_VISIBLE_DEVICES="")
-    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "gpu_train_benchmark.py"), "--tiny"],
-                          env=env, capture_output=True, text=True, timeout=300)
+    env = dict(os.environ, OUT=str(tmp_path), PYTHONPATH=str(ROOT), LINDIFF_PROGRESS="0", CUDA_VISIBLE_DEVICES="")
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "gpu_train_benchmark.py"), "--tiny"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     result = json.loads((tmp_path / "gpu_train_benchmark.json").read_text())
     assert result["device"] == "cpu"
@@ -299,11 +361,14 @@ def _stable_limit(X, sched, momentum=0.0):
     return (1.0 + momentum) / np.max(ab * lam_max + 1.0 - ab)
 
 
-@pytest.mark.parametrize("opts", [
-    dict(lr=1.0, optimizer="sgd", batch_size=20),          # the issue's case: plain SGD, 20 points, T = 20
-    dict(lr=100.0, optimizer="adam", batch_size=20),
-    dict(lr=1.0, optimizer="sgd", momentum=0.5, batch_size=20),
-])
+@pytest.mark.parametrize(
+    "opts",
+    [
+        dict(lr=1.0, optimizer="sgd", batch_size=20),  # the issue's case: plain SGD, 20 points, T = 20
+        dict(lr=100.0, optimizer="adam", batch_size=20),
+        dict(lr=1.0, optimizer="sgd", momentum=0.5, batch_size=20),
+    ],
+)
 def test_minibatch_divergence_stops_and_names_the_learning_rate(opts):
     X = np.random.default_rng(0).normal(size=(20, 3))
     sched = ld.Schedule.linear(T=20)
@@ -328,8 +393,17 @@ def test_full_batch_divergence_past_the_stable_limit_names_it(momentum):
 def test_full_batch_just_below_the_stable_limit_runs_without_alarm():
     X = _data(N=20, d=3)
     sched = ld.Schedule.linear(T=20)
-    run = train(X, sched, iterations=3000, lr=0.99 * _stable_limit(X, sched), full_batch=True, bias="optimal",
-                log_at=[0, 1000, 3000], device="cpu", progress_bar=False)
+    run = train(
+        X,
+        sched,
+        iterations=3000,
+        lr=0.99 * _stable_limit(X, sched),
+        full_batch=True,
+        bias="optimal",
+        log_at=[0, 1000, 3000],
+        device="cpu",
+        progress_bar=False,
+    )
     assert np.all(np.diff(run.train_loss) <= 1e-12)
     assert run.train_loss[-1] == pytest.approx(ld.LinearDiffusion.fit(X, sched).train_loss(), rel=1e-9)
 
@@ -397,15 +471,22 @@ def test_iterate_yields_every_step_and_run_logs_the_same_numbers():
     for i in (2, 6):
         np.testing.assert_array_equal(run.weights[i - 1], weights[i][0])
         np.testing.assert_array_equal(run.biases[i - 1], weights[i][1])
-    assert next(Trainer(X, SCHED, **opts).iterate(3)).iteration == 1   # stopping early is allowed
-    assert np.isnan(Trainer(X, SCHED, **opts).loss)                      # no step taken yet
+    assert next(Trainer(X, SCHED, **opts).iterate(3)).iteration == 1  # stopping early is allowed
+    assert np.isnan(Trainer(X, SCHED, **opts).loss)  # no step taken yet
 
 
 def test_importing_lindiff_imports_neither_torch_nor_matplotlib():
-    code = ("import sys, lindiff, lindiff.kl, lindiff.losses, lindiff.sampler, lindiff.gradient_flow, "
-            "lindiff.dataset_average, lindiff.mixture, lindiff.montecarlo, lindiff.memorisation; "
-            "print(sorted(m for m in ('torch', 'matplotlib') if m in sys.modules))")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                          env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    code = (
+        "import sys, lindiff, lindiff.kl, lindiff.losses, lindiff.sampler, lindiff.gradient_flow, "
+        "lindiff.dataset_average, lindiff.mixture, lindiff.montecarlo, lindiff.memorisation; "
+        "print(sorted(m for m in ('torch', 'matplotlib') if m in sys.modules))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"

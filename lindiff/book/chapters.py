@@ -9,6 +9,7 @@ build shows it from its stored outputs with a notice on its page (``_ext/lindiff
 the tests skip it with the same reason (``book/conftest.py``); with ``LINDIFF_REQUIRE_ALL`` set
 (CI sets it) a missing need is an error instead, so CI executes and tests every chapter.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -33,8 +34,9 @@ def chapter_needs(notebook) -> dict:
     needs = nb.metadata.get("lindiff", {}).get("needs", {})
     unknown = set(needs) - {"datasets", "packages"}
     if unknown:
-        raise ValueError(f"{notebook}: unknown keys {sorted(unknown)} in metadata lindiff.needs; "
-                         "use 'datasets' and 'packages'")
+        raise ValueError(
+            f"{notebook}: unknown keys {sorted(unknown)} in metadata lindiff.needs; use 'datasets' and 'packages'"
+        )
     return {"datasets": list(needs.get("datasets", [])), "packages": list(needs.get("packages", []))}
 
 

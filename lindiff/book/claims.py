@@ -3,6 +3,7 @@
 The closing chapter builds its table of the talk's claims from these values, so the table always
 shows what the chapters computed, never numbers typed by hand.
 """
+
 from __future__ import annotations
 
 import ast
@@ -60,7 +61,7 @@ def _read_notebook(notebook):
 
 def _parse(text: str):
     """Literal value of a repr, unwrapping numpy scalar reprs like ``np.float64(1.5)``."""
-    for candidate in (text, text[text.find("(") + 1:-1] if text.endswith(")") and "(" in text else None):
+    for candidate in (text, text[text.find("(") + 1 : -1] if text.endswith(")") and "(" in text else None):
         if candidate is None:
             continue
         try:
@@ -122,8 +123,15 @@ def evaluate_claims(claims, book_dir) -> list[dict]:
             measured = c.measured.format(**values)
         except KeyError as exc:
             raise KeyError(f"{c.chapter}.ipynb glues no value {exc}; it has {sorted(values)}") from None
-        rows.append({"claim": c.claim, "chapter": c.chapter, "measured": measured,
-                     "holds": bool(c.holds(values)), "comment": c.comment})
+        rows.append(
+            {
+                "claim": c.claim,
+                "chapter": c.chapter,
+                "measured": measured,
+                "holds": bool(c.holds(values)),
+                "comment": c.comment,
+            }
+        )
     return rows
 
 
@@ -139,10 +147,18 @@ def claims_table_html(rows, titles: dict) -> str:
             f"<td>{html.escape(r['measured'])}<br><small>{html.escape(r['comment'])}</small></td>"
             f"<td><b>{verdict}</b></td><td>{where}</td></tr>"
         )
-    style = ("<style>.lindiff-claims td, .lindiff-claims th {vertical-align: top; padding: 4px 8px; "
-             "border-top: 1px solid #ccc}</style>\n")
-    return (style + '<table class="lindiff-claims">\n<thead>' + head + "</thead>\n<tbody>\n"
-            + "\n".join(body) + "\n</tbody>\n</table>")
+    style = (
+        "<style>.lindiff-claims td, .lindiff-claims th {vertical-align: top; padding: 4px 8px; "
+        "border-top: 1px solid #ccc}</style>\n"
+    )
+    return (
+        style
+        + '<table class="lindiff-claims">\n<thead>'
+        + head
+        + "</thead>\n<tbody>\n"
+        + "\n".join(body)
+        + "\n</tbody>\n</table>"
+    )
 
 
 def chapter_title(notebook) -> str:

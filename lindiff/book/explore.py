@@ -10,6 +10,7 @@ a pyplot figure is global state, so another thread (matplotlib's inline hook aft
 another explorer) could draw it half-built. Every frame is drawn and rendered to PNG under one
 lock (matplotlib's math-text parser is shared too) and shown only once finished.
 """
+
 from __future__ import annotations
 
 import base64
@@ -60,8 +61,10 @@ def render_png(draw, params: dict, dpi: int) -> bytes:
         if not isinstance(fig, Figure):
             raise ValueError(f"draw must return a matplotlib Figure, got {type(fig).__name__}")
         if fig.canvas.manager is not None:
-            raise ValueError("draw must build its figure with matplotlib.figure.Figure(...), not pyplot: "
-                             "a pyplot figure is visible to every thread of the kernel while it is drawn")
+            raise ValueError(
+                "draw must build its figure with matplotlib.figure.Figure(...), not pyplot: "
+                "a pyplot figure is visible to every thread of the kernel while it is drawn"
+            )
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
     return buf.getvalue()
@@ -197,8 +200,10 @@ def frame_slider(draw, values, label: str, *, default_index: int = 0, fmt: str =
         raise ValueError("values is empty; pass at least one parameter value")
     if not 0 <= default_index < len(values):
         raise ValueError(f"default_index must be in 0..{len(values) - 1}, got {default_index}")
-    frames = ["data:image/png;base64," + base64.b64encode(render_png(functools.partial(draw, v), {}, dpi)).decode("ascii")
-              for v in values]
+    frames = [
+        "data:image/png;base64," + base64.b64encode(render_png(functools.partial(draw, v), {}, dpi)).decode("ascii")
+        for v in values
+    ]
     shown = [fmt.format(v) for v in values]
     uid = "ld-" + hashlib.sha1("|".join([label, *shown, *frames]).encode()).hexdigest()[:10]
     name = html.escape(label)

@@ -1,4 +1,5 @@
 """Image grids: the rows of a data matrix drawn as a mosaic of images."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -18,7 +19,7 @@ def tile_images(X, image_shape, ncols: int, pad: int = 1, fill: float = np.nan) 
     grid = np.full((nrows * (h + pad) - pad, ncols * (w + pad) - pad) + shape[2:], fill)
     for k, row in enumerate(X):
         i, j = divmod(k, ncols)
-        grid[i * (h + pad):i * (h + pad) + h, j * (w + pad):j * (w + pad) + w] = row.reshape(shape)
+        grid[i * (h + pad) : i * (h + pad) + h, j * (w + pad) : j * (w + pad) + w] = row.reshape(shape)
     return grid
 
 

@@ -4,6 +4,7 @@ A covariance ellipse of N(m, C) at ``n_std`` standard deviations is the set
 { x : (x - m)^T C^{-1} (x - m) = n_std^2 }, drawn as m + n_std C^{1/2} (cos s, sin s); for a
 singular C it degenerates to a segment (or a point), which is still drawn.
 """
+
 from __future__ import annotations
 
 import matplotlib as mpl
@@ -13,12 +14,12 @@ from .._checks import as_covariance, as_mean, check_nonnegative, check_positive_
 
 #: One colour per role, used by every chapter.
 COLORS = {
-    "data": "#4c72b0",      # the true distribution / fresh samples from it
-    "train": "#000000",     # training points
-    "model": "#dd8452",     # samples / law of a trained model
-    "exact": "#c44e52",     # closed-form predictions
+    "data": "#4c72b0",  # the true distribution / fresh samples from it
+    "train": "#000000",  # training points
+    "model": "#dd8452",  # samples / law of a trained model
+    "exact": "#c44e52",  # closed-form predictions
     "empirical": "#55a868",  # empirical statistics of the training set
-    "noise": "#8172b3",     # noise, noised data
+    "noise": "#8172b3",  # noise, noised data
 }
 
 _STYLE = {

@@ -51,7 +51,9 @@ Preprocessing, in this order (all of it explicit arguments of :func:`load_datase
 The result is a float64 (N, d) array, one image per row, flattened in C order of ``image_shape``
 ((h, w) for grey, (h, w, 3) for colour), so ``X[i].reshape(image_shape)`` is image i.
 """
+
 from __future__ import annotations
+
 from .covariance import dataset_participation_ratio, dataset_spectrum
 from .learning_curves import gaussian_surrogate, learning_curve
 from .preprocessing import LUMA, SCALES, area_resampling_matrix, load_dataset, preprocess

@@ -1,4 +1,5 @@
 """``python -m lindiff.data fetch [NAME ...]`` and ``python -m lindiff.data status``."""
+
 from __future__ import annotations
 
 import argparse
@@ -13,8 +14,12 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lindiff.data", description=main.__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     get = sub.add_parser("fetch", help="download data sets into the download folder")
-    get.add_argument("names", nargs="*", metavar="NAME",
-                     help="mnist, fashion-mnist, cifar10 (default: all three; CelebA cannot be downloaded)")
+    get.add_argument(
+        "names",
+        nargs="*",
+        metavar="NAME",
+        help="mnist, fashion-mnist, cifar10 (default: all three; CelebA cannot be downloaded)",
+    )
     sub.add_parser("status", help="say for each data set whether it is here, without downloading")
     args = parser.parse_args(argv)
     if args.command == "status":

@@ -19,6 +19,7 @@ parameters and the source code that computed it). The rules:
   users can share a cache folder; where the cache cannot be read, cleaned or written (a read-only
   or foreign folder), the result is computed without caching and one ``RuntimeWarning`` says so.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -139,7 +140,7 @@ def _remove_stale_temporaries(path: Path) -> None:
     """Delete temporary files of the entry at ``path`` left by killed writers (see the module docstring)."""
     now = time.time()
     for tmp in path.parent.glob(f"{path.stem}.*.tmp"):
-        writer = tmp.name[len(path.stem) + 1:].rsplit(".", 2)[0]  # "<pid>@<host>"
+        writer = tmp.name[len(path.stem) + 1 :].rsplit(".", 2)[0]  # "<pid>@<host>"
         pid, _, host = writer.partition("@")
         try:
             stale = now - tmp.stat().st_mtime > _STALE_SECONDS or (pid.isdigit() and _writer_gone(int(pid), host))
@@ -214,6 +215,9 @@ def _computed(compute) -> dict:
 
 
 def _warn_uncached(path: Path, exc: OSError, what: str) -> None:
-    warnings.warn(f"could not {what} the cache entry {path} ({exc}); the result was computed without the "
-                  "cache. Set LINDIFF_CACHE_DIR to a folder you can write to keep results between runs",
-                  RuntimeWarning, stacklevel=3)
+    warnings.warn(
+        f"could not {what} the cache entry {path} ({exc}); the result was computed without the "
+        "cache. Set LINDIFF_CACHE_DIR to a folder you can write to keep results between runs",
+        RuntimeWarning,
+        stacklevel=3,
+    )

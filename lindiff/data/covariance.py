@@ -1,4 +1,5 @@
 """Covariance spectra of the preprocessed data sets, cached on disk (:mod:`lindiff.data.cache`)."""
+
 from __future__ import annotations
 
 import sys
@@ -11,7 +12,7 @@ from .._checks import psd_eigh
 from ..stats import empirical_stats
 from . import cache, preprocessing, readers, sources
 from .preprocessing import _load, _settings
-from .readers import _raw, _Raw
+from .readers import _Raw, _raw
 
 
 def _covariance_inputs(name, split, n, resolution, crop, colour, scale, data_dir):
@@ -23,13 +24,28 @@ def _covariance_inputs(name, split, n, resolution, crop, colour, scale, data_dir
 
 def _key(raw: _Raw, settings: dict, **extra) -> dict:
     """Cache key: data checksum, split, n, preprocessing and the source of the modules computing it."""
-    return {"data": raw.digest, "name": raw.name, "split": raw.split, "n": raw.n, **settings,
-            "code": cache.source_digest(cache, _checks, _stats, sources, readers, preprocessing,
-                                    sys.modules[__name__]), **extra}
+    return {
+        "data": raw.digest,
+        "name": raw.name,
+        "split": raw.split,
+        "n": raw.n,
+        **settings,
+        "code": cache.source_digest(cache, _checks, _stats, sources, readers, preprocessing, sys.modules[__name__]),
+        **extra,
+    }
 
 
-def dataset_spectrum(name: str, split: str | None = None, *, n: int | None = None, resolution=None, crop=None,
-                     colour: bool = False, scale: str = "pm1", data_dir=None):
+def dataset_spectrum(
+    name: str,
+    split: str | None = None,
+    *,
+    n: int | None = None,
+    resolution=None,
+    crop=None,
+    colour: bool = False,
+    scale: str = "pm1",
+    data_dir=None,
+):
     """Mean and covariance eigendecomposition of a preprocessed data set, cached on disk.
 
     Sigma_0 = (1/N) sum_i (x_i - mu_0)(x_i - mu_0)^T (ddof = 0, the book's convention), with the
@@ -64,9 +80,19 @@ def dataset_spectrum(name: str, split: str | None = None, *, n: int | None = Non
     return out["mean"], out["eigenvalues"], out["eigenvectors"]
 
 
-def dataset_participation_ratio(name: str, split: str | None = None, *, n: int | None = None, resolution=None,
-                                crop=None, colour: bool = False, scale: str = "pm1", data_dir=None,
-                                centre: bool = True, standardise: bool = False) -> float:
+def dataset_participation_ratio(
+    name: str,
+    split: str | None = None,
+    *,
+    n: int | None = None,
+    resolution=None,
+    crop=None,
+    colour: bool = False,
+    scale: str = "pm1",
+    data_dir=None,
+    centre: bool = True,
+    standardise: bool = False,
+) -> float:
     """d_eff = (Tr M)^2 / Tr M^2 of a preprocessed data set's second-moment matrix M, cached on disk.
 
     M is the covariance Sigma_0 (``centre=True``, ddof = 0) or the uncentred second moment

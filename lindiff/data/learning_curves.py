@@ -4,6 +4,7 @@ What the theory predicts if the data were Gaussian with a data set's covariance
 (:func:`~lindiff.data.gaussian_surrogate`), and the train and test loss of the linear model fitted on
 the first N images of a data set (:func:`~lindiff.data.learning_curve`).
 """
+
 from __future__ import annotations
 
 import sys
@@ -11,7 +12,11 @@ import sys
 import numpy as np
 
 from .. import _checks
-from .. import kl as _kl, linear as _linear, losses as _losses, spectra as _spectra, stats as _stats
+from .. import kl as _kl
+from .. import linear as _linear
+from .. import losses as _losses
+from .. import spectra as _spectra
+from .. import stats as _stats
 from .._checks import check_nonnegative, check_positive_int
 from ..kl import gaussian_kl, naive_measure
 from ..linear import LinearDiffusion
@@ -65,8 +70,12 @@ def gaussian_surrogate(eigenvalues, Ns, schedule: Schedule, cs=(0.0,), reps: int
     def compute():
         rng = np.random.default_rng(seed)
         shape = (len(cs), len(Ns), reps)
-        out = {"train_loss": np.empty(shape), "test_loss": np.empty(shape), "kl": np.empty(shape),
-               "cov_error": np.empty((len(Ns), reps))}
+        out = {
+            "train_loss": np.empty(shape),
+            "test_loss": np.empty(shape),
+            "kl": np.empty(shape),
+            "cov_error": np.empty((len(Ns), reps)),
+        }
         for j, N in enumerate(progress(Ns, desc="Gaussian surrogate")):
             for r in range(reps):
                 X = rng.standard_normal((N, lam.size)) * np.sqrt(lam)
@@ -78,14 +87,20 @@ def gaussian_surrogate(eigenvalues, Ns, schedule: Schedule, cs=(0.0,), reps: int
                     model = LinearDiffusion(base.mean, base.eigenvalues, base.eigenvectors, schedule, c)
                     out["train_loss"][i, j, r] = model.train_loss()
                     out["test_loss"][i, j, r] = model.test_loss(zero, Sigma)
-                    out["kl"][i, j, r] = gaussian_kl(mu0[support], S0_s + c * np.eye(S0_s.shape[0]),
-                                                     zero[support], Sigma_s)
+                    out["kl"][i, j, r] = gaussian_kl(
+                        mu0[support], S0_s + c * np.eye(S0_s.shape[0]), zero[support], Sigma_s
+                    )
         return out
 
-    key = {"spectrum": cache.arrays_digest({"eigenvalues": lam}),
-           "schedule": cache.arrays_digest({"betas": schedule.betas}), "Ns": Ns, "cs": cs,
-           "reps": reps, "seed": seed,
-           "code": cache.source_digest(sys.modules[__name__], _linear, _losses, _kl, _spectra, _stats, _checks)}
+    key = {
+        "spectrum": cache.arrays_digest({"eigenvalues": lam}),
+        "schedule": cache.arrays_digest({"betas": schedule.betas}),
+        "Ns": Ns,
+        "cs": cs,
+        "reps": reps,
+        "seed": seed,
+        "code": cache.source_digest(sys.modules[__name__], _linear, _losses, _kl, _spectra, _stats, _checks),
+    }
     out = cache.cached_arrays("surrogate", key, compute)
     out.update(Ns=np.array(Ns), cs=np.array(cs))
     return out

@@ -1,11 +1,12 @@
 """Preprocessing: crop, grey, area resampling, scale; and :func:`~lindiff.data.load_dataset`, which
 reads a split and applies them."""
+
 from __future__ import annotations
 
 import numpy as np
 
 from .._checks import check_positive_int
-from .readers import _raw, _Raw
+from .readers import _Raw, _raw
 from .sources import _DEFAULTS
 
 SCALES = ("pm1", "unit")
@@ -52,8 +53,9 @@ def _crop_box(crop, h: int, w: int):
     try:
         ch, cw = (check_positive_int(v, "crop") for v in crop)
     except (TypeError, ValueError):
-        raise ValueError(f"crop must be 'none', 'square', a fraction in (0, 1] or (height, width) "
-                         f"in pixels, got {crop!r}") from None
+        raise ValueError(
+            f"crop must be 'none', 'square', a fraction in (0, 1] or (height, width) in pixels, got {crop!r}"
+        ) from None
     if ch > h or cw > w:
         raise ValueError(f"crop ({ch}, {cw}) is larger than the stored images ({h}, {w})")
     return (h - ch) // 2, (w - cw) // 2, ch, cw
@@ -130,14 +132,14 @@ def preprocess(images, *, crop="none", resolution=None, colour=False, scale="pm1
     lo, step = (-1.0, 2.0 / 255.0) if scale == "pm1" else (0.0, 1.0 / 255.0)
     X = np.empty((images.shape[0], int(np.prod(shape))), dtype=np.float64)
     for start in range(0, images.shape[0], chunk):
-        block = images[start:start + chunk, top:top + ch, left:left + cw].astype(np.float64)
+        block = images[start : start + chunk, top : top + ch, left : left + cw].astype(np.float64)
         if rgb and not colour:
             block = block @ LUMA
         if Rh is not None:
             block = np.moveaxis(np.tensordot(Rh, block, axes=([1], [1])), 0, 1)
         if Rw is not None:
             block = np.moveaxis(np.tensordot(Rw, block, axes=([1], [2])), 0, 2)
-        X[start:start + chunk] = (block * step + lo).reshape(block.shape[0], -1)
+        X[start : start + chunk] = (block * step + lo).reshape(block.shape[0], -1)
     return X, shape
 
 
@@ -161,12 +163,20 @@ def _load(raw: _Raw, settings: dict):
     """Read and preprocess a located split."""
     crop = tuple(settings["crop"]) if isinstance(settings["crop"], list) else settings["crop"]
     resolution = settings["resolution"] and tuple(settings["resolution"])
-    return preprocess(raw.read(), crop=crop, resolution=resolution, colour=settings["colour"],
-                      scale=settings["scale"])
+    return preprocess(raw.read(), crop=crop, resolution=resolution, colour=settings["colour"], scale=settings["scale"])
 
 
-def load_dataset(name: str, split: str | None = None, *, n: int | None = None, resolution=None, crop=None,
-                 colour: bool = False, scale: str = "pm1", data_dir=None):
+def load_dataset(
+    name: str,
+    split: str | None = None,
+    *,
+    n: int | None = None,
+    resolution=None,
+    crop=None,
+    colour: bool = False,
+    scale: str = "pm1",
+    data_dir=None,
+):
     """Load a real image data set as a float64 data matrix, one preprocessed image per row.
 
     Parameters

@@ -3,6 +3,7 @@
 Each reader returns uint8 images, (n, H, W) or (n, H, W, 3); ``_raw`` locates and checks the
 files of a split (:mod:`lindiff.data.sources`) and returns a ``_Raw`` that reads them.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -21,7 +22,6 @@ import numpy as np
 from .._checks import check_positive_int
 from ..progress import progress
 from .sources import CELEBA_PARTITIONS, _check_name_split, _locate, _Source
-
 
 # The official aligned faces are 178 x 218; as they are decoded they are reduced 2x by box averaging
 # to the 89 x 109 of the subset in shared/data, and a split's default is its first 10,000 faces
@@ -65,8 +65,12 @@ def _class_interleaved(images: np.ndarray, labels: np.ndarray, filenames: np.nda
 class _ArrayUnpickler(pickle.Unpickler):
     """Unpickles only numpy arrays and builtins: enough for CIFAR-10's batch files, nothing else."""
 
-    _ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-                ("numpy", "ndarray"), ("numpy", "dtype")}
+    _ALLOWED = {
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+    }
 
     def find_class(self, module, name):
         if (module, name) not in self._ALLOWED:
@@ -119,8 +123,10 @@ def _celeba_members(source: _Source, path: Path, split: str):
         )
     for expected, (k, m) in enumerate(members, start=lo):
         if k != expected:
-            raise ValueError(f"{path} lacks CelebA image {expected:06d}.jpg (the next one found is {m}); "
-                             "restore the missing file, or use a complete copy of img_align_celeba")
+            raise ValueError(
+                f"{path} lacks CelebA image {expected:06d}.jpg (the next one found is {m}); "
+                "restore the missing file, or use a complete copy of img_align_celeba"
+            )
     return members
 
 
@@ -135,7 +141,9 @@ def _celeba_bytes(source: _Source, path: Path, members):
                 try:
                     raw = z.read(m)
                 except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:  # corrupt or cut-off data
-                    raise ValueError(f"{path}: {m} cannot be extracted ({exc}); replace the zip with a fresh copy") from None
+                    raise ValueError(
+                        f"{path}: {m} cannot be extracted ({exc}); replace the zip with a fresh copy"
+                    ) from None
                 yield raw
 
 
@@ -157,8 +165,7 @@ def _read_celeba(source: _Source, path: Path, members) -> np.ndarray:
     from PIL import Image
 
     out = None
-    for i, raw in enumerate(progress(_celeba_bytes(source, path, members), total=len(members),
-                                     desc="decoding CelebA")):
+    for i, raw in enumerate(progress(_celeba_bytes(source, path, members), total=len(members), desc="decoding CelebA")):
         try:
             face = Image.open(io.BytesIO(raw)).convert("RGB")
             if face.size == CELEBA_OFFICIAL_SIZE:  # the official faces: 2x2 box means -> 89 x 109
@@ -169,8 +176,10 @@ def _read_celeba(source: _Source, path: Path, members) -> np.ndarray:
         if out is None:
             out = np.empty((len(members),) + img.shape, dtype=np.uint8)
         if img.shape != out.shape[1:]:
-            raise ValueError(f"{path}: image {members[i][1]} is {img.shape[1]} x {img.shape[0]}, "
-                             f"the others {out.shape[2]} x {out.shape[1]}; all images must share one size")
+            raise ValueError(
+                f"{path}: image {members[i][1]} is {img.shape[1]} x {img.shape[0]}, "
+                f"the others {out.shape[2]} x {out.shape[1]}; all images must share one size"
+            )
         out[i] = img
     return out
 

@@ -5,6 +5,7 @@ folder with their published checksums and, where the file may be redistributed, 
 :func:`~lindiff.data.missing` says in one line whether a data set is here;
 :func:`~lindiff.data.fetch` downloads one.
 """
+
 from __future__ import annotations
 
 import os
@@ -51,29 +52,50 @@ _FASHION_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
 # that of the copy in shared/data (PROVENANCE.md; re-gzipped, same decompressed bytes), the second
 # that of the official download.
 _SOURCES = {
-    ("mnist", "train"): _idx("mnist", "train-images-idx3-ubyte.gz",
-                             "0b367032e93c5d0cea0925647cfdb18614af8ee15f83e6f2fc2ad904a6835971",
-                             "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609", _MNIST_URL),
-    ("mnist", "test"): _idx("mnist", "t10k-images-idx3-ubyte.gz",
-                            "167310007f03058885c7e95e6c0b19c20de5c7fd3031f4cbdadc9014a523d80b",
-                            "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6", _MNIST_URL),
-    ("fashion-mnist", "train"): _idx("fashion-mnist", "train-images-idx3-ubyte.gz",
-                                     "b0564c3eedabfbf835052cff8503ea422014ce006caf5b757f851416ee8300c7",
-                                     "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84", _FASHION_URL),
-    ("fashion-mnist", "test"): _idx("fashion-mnist", "t10k-images-idx3-ubyte.gz",
-                                    "cc1d090a38ace84dfa1aa66e3ada7c336ef481a96936906477e6dd344da56eaa",
-                                    "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073", _FASHION_URL),
+    ("mnist", "train"): _idx(
+        "mnist",
+        "train-images-idx3-ubyte.gz",
+        "0b367032e93c5d0cea0925647cfdb18614af8ee15f83e6f2fc2ad904a6835971",
+        "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+        _MNIST_URL,
+    ),
+    ("mnist", "test"): _idx(
+        "mnist",
+        "t10k-images-idx3-ubyte.gz",
+        "167310007f03058885c7e95e6c0b19c20de5c7fd3031f4cbdadc9014a523d80b",
+        "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+        _MNIST_URL,
+    ),
+    ("fashion-mnist", "train"): _idx(
+        "fashion-mnist",
+        "train-images-idx3-ubyte.gz",
+        "b0564c3eedabfbf835052cff8503ea422014ce006caf5b757f851416ee8300c7",
+        "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
+        _FASHION_URL,
+    ),
+    ("fashion-mnist", "test"): _idx(
+        "fashion-mnist",
+        "t10k-images-idx3-ubyte.gz",
+        "cc1d090a38ace84dfa1aa66e3ada7c336ef481a96936906477e6dd344da56eaa",
+        "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
+        _FASHION_URL,
+    ),
     ("cifar10", "test"): (
-        _Source("cifar10/cifar10_test.npz",
-                ("sha256:188ce03d5c81c4c31f14f44cd426c5bc28d19b26b5a143cf4e227ec0b878535a",)),
-        _Source("cifar10/cifar-10-python.tar.gz",
-                ("sha256:6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce",),
-                "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"),
+        _Source(
+            "cifar10/cifar10_test.npz", ("sha256:188ce03d5c81c4c31f14f44cd426c5bc28d19b26b5a143cf4e227ec0b878535a",)
+        ),
+        _Source(
+            "cifar10/cifar-10-python.tar.gz",
+            ("sha256:6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce",),
+            "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
+        ),
     ),
 }
 _CELEBA_SOURCES = (
-    _Source("celeba/celeba_align_89x109_000001-010000.zip",
-            ("sha256:b2e4bcd0714a5b1f545817414a8ed39797249a91cacfc891a6504318d3fc328c",)),
+    _Source(
+        "celeba/celeba_align_89x109_000001-010000.zip",
+        ("sha256:b2e4bcd0714a5b1f545817414a8ed39797249a91cacfc891a6504318d3fc328c",),
+    ),
     _Source("celeba/img_align_celeba.zip", ("md5:00d2c5bc6d35e252742224ab0c1e8fcb",)),
     _Source("celeba/img_align_celeba"),
 )
@@ -88,7 +110,6 @@ _DEFAULTS = {
     "cifar10": ("test", True, None, "none"),
     "celeba": ("train", True, 80, "square"),
 }
-
 
 
 # ---------------------------------------------------------------------------------- locating files
@@ -118,7 +139,7 @@ def _check_name_split(name, split) -> str:
     split = _DEFAULTS[name][0] if split is None else split
     if (name, split) not in _SOURCES:
         have = sorted(s for (n, s) in _SOURCES if n == name)
-        extra = (" (only the CIFAR-10 test set is provided: pass split='test')" if name == "cifar10" else "")
+        extra = " (only the CIFAR-10 test set is provided: pass split='test')" if name == "cifar10" else ""
         raise ValueError(f"{name} has no split {split!r}; choose one of {have}{extra}")
     return split
 
@@ -136,9 +157,13 @@ def _verify(path: Path, source: _Source) -> str:
         path.unlink(missing_ok=True)
     raise ValueError(
         f"{path} is corrupt or incomplete: its checksum is {', '.join(found)}, expected one of "
-        f"{', '.join(source.digests)}. " + ("It was deleted; " if ours else "Replace it: ")
-        + (f"run lindiff.data.fetch({source.relpath.split('/')[0]!r}) to download it again."
-           if source.url else "obtain a fresh copy (see PROVENANCE.md of the data folder).")
+        f"{', '.join(source.digests)}. "
+        + ("It was deleted; " if ours else "Replace it: ")
+        + (
+            f"run lindiff.data.fetch({source.relpath.split('/')[0]!r}) to download it again."
+            if source.url
+            else "obtain a fresh copy (see PROVENANCE.md of the data folder)."
+        )
     )
 
 
@@ -181,9 +206,11 @@ def _locate(name: str, split: str, data_dir, download: bool = True):
     if name == "celeba":
         how = _CELEBA_HELP.format(dir=dirs[0])
     else:
-        how = (f"Set LINDIFF_DATA_DIR to a folder holding {_SOURCES[(name, split)][0].relpath}, or "
-               f"download it (needs internet) with lindiff.data.fetch({name!r}) or "
-               f"`python -m lindiff.data fetch {name}`.")
+        how = (
+            f"Set LINDIFF_DATA_DIR to a folder holding {_SOURCES[(name, split)][0].relpath}, or "
+            f"download it (needs internet) with lindiff.data.fetch({name!r}) or "
+            f"`python -m lindiff.data fetch {name}`."
+        )
     raise FileNotFoundError(f"no {name} {split} data found; looked for: {looked}.{failure} {how}")
 
 
@@ -204,8 +231,10 @@ def missing(name: str, data_dir=None, download: bool = True) -> str | None:
         dirs = _search_dirs(data_dir)
         where = " or ".join(str(d / name) for d in dirs)  # each data set has the folder of its name
         if name == "celeba":
-            how = (f"it cannot be downloaded (its licence forbids redistribution): obtain "
-                   f"img_align_celeba.zip from the CelebA site under its terms and put it in {dirs[0] / name}")
+            how = (
+                f"it cannot be downloaded (its licence forbids redistribution): obtain "
+                f"img_align_celeba.zip from the CelebA site under its terms and put it in {dirs[0] / name}"
+            )
         elif not download:
             how = f"get it with `python -m lindiff.data fetch {name}`"
         elif not downloads_allowed():
@@ -239,8 +268,10 @@ def fetch(name: str, path=None) -> list[Path]:
     if name == "celeba":
         raise ValueError(_CELEBA_HELP.format(dir=_search_dirs(None)[0]))
     if not downloads_allowed():
-        raise RuntimeError(f"downloads are switched off (LINDIFF_OFFLINE is set): {name} was not fetched; "
-                           "unset LINDIFF_OFFLINE, or put the files in LINDIFF_DATA_DIR")
+        raise RuntimeError(
+            f"downloads are switched off (LINDIFF_OFFLINE is set): {name} was not fetched; "
+            "unset LINDIFF_OFFLINE, or put the files in LINDIFF_DATA_DIR"
+        )
     root = Path(path).expanduser() if path is not None else download_dir()
     bar = progress_enabled() and tqdm is not None
     out = []
@@ -249,7 +280,12 @@ def fetch(name: str, path=None) -> list[Path]:
             if n != name or source.url is None:
                 continue
             target = root / source.relpath
-            pooch.retrieve(source.url, known_hash=source.digests[-1], fname=target.name, path=target.parent,
-                           downloader=pooch.HTTPDownloader(progressbar=bar, timeout=60))
+            pooch.retrieve(
+                source.url,
+                known_hash=source.digests[-1],
+                fname=target.name,
+                path=target.parent,
+                downloader=pooch.HTTPDownloader(progressbar=bar, timeout=60),
+            )
             out.append(target)
     return out
