@@ -19,9 +19,14 @@ contributes (s / a) sigma~^2_nu / kappa_t^2, which for c = 0 is a sigma~^2_nu / 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from ._checks import as_covariance, as_mean, check_psd
+
+if TYPE_CHECKING:  # only for the annotations: linear imports this module
+    from .linear import LinearDiffusion
 
 
 def loss_per_direction(alpha_bars, weights, second_moments) -> np.ndarray:

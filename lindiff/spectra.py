@@ -56,8 +56,8 @@ def rotated_covariance(eigenvalues, seed=0) -> np.ndarray:
     lam = as_finite_array(eigenvalues, "eigenvalues", ndim=1)
     if np.any(lam < 0):
         raise ValueError("eigenvalues must be >= 0 (variances cannot be negative)")
-    O = random_rotation(lam.size, seed)
-    cov = (O * lam) @ O.T
+    Q = random_rotation(lam.size, seed)
+    cov = (Q * lam) @ Q.T
     return 0.5 * (cov + cov.T)
 
 

@@ -59,24 +59,24 @@ def _rotation_and_mean(d, seed):
 
 @pytest.mark.parametrize("lam", [ld.power_law_spectrum(6, 1.0), np.array([3.0, 1.0, 0.5, 0.2, 0.0, 0.0])])
 def test_surrogate_equals_the_rotated_and_shifted_problem(lam):
-    """The surrogate works in the eigenbasis with mu = 0; the same draws rotated by any O and shifted
+    """The surrogate works in the eigenbasis with mu = 0; the same draws rotated by any Q and shifted
     by any mu give the same losses and KL (computed here the direct way, in d dimensions)."""
     schedule = ld.Schedule.linear(T=60)
     Ns, cs = [3, 12], [0.0, 0.05]
     out = data.gaussian_surrogate(lam, Ns, schedule, cs, reps=1, seed=4)
-    O, mu = _rotation_and_mean(lam.size, 1)
-    Sigma = (O * lam) @ O.T
+    Q, mu = _rotation_and_mean(lam.size, 1)
+    Sigma = (Q * lam) @ Q.T
     support = lam > 0
     rng = np.random.default_rng(4)
     for j, N in enumerate(Ns):
         Z = rng.standard_normal((N, lam.size)) * np.sqrt(lam)
-        X = Z @ O.T + mu
+        X = Z @ Q.T + mu
         for i, c in enumerate(cs):
             model = ld.LinearDiffusion.fit(X, schedule, c)
             assert out["test_loss"][i, j, 0] == pytest.approx(model.test_loss(mu, Sigma), rel=1e-9)
             assert out["train_loss"][i, j, 0] == pytest.approx(model.train_loss(), rel=1e-9)
-            # KL in the support of Sigma, whose basis is O[:, support]
-            B = O[:, support]
+            # KL in the support of Sigma, whose basis is Q[:, support]
+            B = Q[:, support]
             m0, S0 = ld.empirical_stats(X @ B)
             kl = ld.gaussian_kl(m0, S0 + c * np.eye(B.shape[1]), mu @ B, B.T @ Sigma @ B)
             assert out["kl"][i, j, 0] == pytest.approx(kl, rel=1e-8) or (np.isinf(kl) and np.isinf(out["kl"][i, j, 0]))

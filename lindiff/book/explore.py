@@ -209,7 +209,8 @@ def frame_slider(draw, values, label: str, *, default_index: int = 0, fmt: str =
     name = html.escape(label)
     return HTML(f"""<div class="lindiff-frame-slider" id="{uid}">
 <label style="display: block">{name} = <span class="ld-value">{html.escape(shown[default_index])}</span><br>
-<input type="range" class="ld-range" data-lm-suppress-shortcuts="true" min="0" max="{len(frames) - 1}" step="1" value="{default_index}" aria-label="{name}" style="width: 60%"></label><br>
+<input type="range" class="ld-range" data-lm-suppress-shortcuts="true" min="0" max="{len(frames) - 1}" \
+step="1" value="{default_index}" aria-label="{name}" style="width: 60%"></label><br>
 <img class="ld-frame" src="{frames[default_index]}" alt="{name} explorer frame" style="max-width: 100%">
 <script>
 (function() {{

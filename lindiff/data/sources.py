@@ -183,8 +183,8 @@ def _locate(name: str, split: str, data_dir, download: bool = True):
     """(source, path, digest) of the first available source of a split, checked.
 
     A split found in no folder is downloaded first (:func:`fetch`) when it may be, ``download`` is
-    true and downloads are allowed (:func:`downloads_allowed`). ``digest`` is None for a user's folder (checked by content
-    later). Raises FileNotFoundError saying where it looked and how to get the data.
+    true and downloads are allowed (:func:`downloads_allowed`). ``digest`` is None for a user's folder
+    (checked by content later). Raises FileNotFoundError saying where it looked and how to get the data.
     """
     dirs = _search_dirs(data_dir)
     found = _find(name, split, dirs)
