@@ -1,8 +1,9 @@
-"""nbval runs each chapter here only if what it needs is on this machine (``lindiff.book.chapters``).
+"""nbval runs a chapter here only if what it needs is on this machine (``lindiff.book.chapters``).
 
 A chapter whose data set or package is missing is skipped with the reason, which ``pytest -rs``
 (scripts/test.sh) lists at the end. With ``LINDIFF_REQUIRE_ALL`` set, as in CI, it fails instead.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -22,5 +23,7 @@ def pytest_runtest_setup(item):
     if _MISSING[path]:
         reason = f"chapter {path.stem} cannot run here: " + " | ".join(_MISSING[path])
         if chapters.require_all():
-            pytest.fail(reason + " (LINDIFF_REQUIRE_ALL is set: every chapter must run)", pytrace=False)
+            pytest.fail(
+                reason + " (LINDIFF_REQUIRE_ALL is set: every chapter must run)", pytrace=False
+            )
         pytest.skip(reason)
