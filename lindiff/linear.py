@@ -128,15 +128,15 @@ class LinearDiffusion:
         return (((x - np.sqrt(a) * self.mean) @ V) * self.weight_eigenvalues(t)) @ V.T
 
     # ------------------------------------------------------------------ what it samples
-    def sampling_variances(self) -> np.ndarray:
+    def sampling_variances(self, last_step_noise: bool = True) -> np.ndarray:
         """Variance C(lambda_nu + c) of the sampler output along each eigenvector of Sigma_0 (exact, finite T).
 
         See :func:`lindiff.optimal_sampler_variances`; a direction with lambda_nu + c = 0 keeps
-        the variance beta_1.
+        the variance beta_1 (0 with ``last_step_noise=False``: no noise at t = 1, as Ho et al.).
 
         Defined in :doc:`chapter 2 </book/02_linear_model>`, equation :eq:`eq-sampled-variance`.
         """
-        return optimal_sampler_variances(self.eigenvalues + self.c, self.schedule)
+        return optimal_sampler_variances(self.eigenvalues + self.c, self.schedule, last_step_noise)
 
     def sampling_mean_coefficients(self) -> np.ndarray:
         """Mean of the sampler output along each eigenvector: (1 - abar_T lam / v_T) (e_nu . mu_0).
@@ -148,13 +148,14 @@ class LinearDiffusion:
         factors = optimal_sampler_mean_factors(self.eigenvalues + self.c, self.schedule)
         return factors * (self.eigenvectors.T @ self.mean)
 
-    def sampling_distribution(self):
+    def sampling_distribution(self, last_step_noise: bool = True):
         """Exact law N(mean, cov) of what the finite-T ancestral sampler produces.
 
         mean = V m and cov = V diag(C) V^T, with V the eigenvectors of Sigma_0 and m, C from
         :meth:`sampling_mean_coefficients` and :meth:`sampling_variances`; O(d^3) for the product.
         As T -> infinity with abar_T -> 0 it tends to N(mu_0, Sigma_0 + c Id) (plus the beta_1
-        floor in directions of zero variance).
+        floor in directions of zero variance; without noise at the last step,
+        ``last_step_noise=False``, those directions get variance 0 and cov is singular).
 
         Returns
         -------
@@ -166,16 +167,17 @@ class LinearDiffusion:
         :eq:`eq-sampled-variance-limit`.
         """
         V = self.eigenvectors
-        B = V * np.sqrt(self.sampling_variances())  # variances >= beta_1 > 0
+        B = V * np.sqrt(self.sampling_variances(last_step_noise))  # variances >= 0
         return V @ self.sampling_mean_coefficients(), B @ B.T  # B @ B.T is exactly symmetric (syrk)
 
-    def sample(self, n: int, seed=None, progress_bar: bool = True) -> np.ndarray:
+    def sample(self, n: int, seed=None, progress_bar: bool = True, last_step_noise: bool = True) -> np.ndarray:
         """Draw n samples by running the ancestral sampler in the eigenbasis of Sigma_0.
 
         Same sampler (and law) as :func:`lindiff.ddpm_sample` with this model as eps, at O(T n d)
         instead of O(T n d^2) cost: u_T and every z_t are drawn in eigen-coordinates, so the random
         stream differs from ddpm_sample's for the same seed. Drawing the T n d normals dominates.
         ``seed=None`` (the default) draws fresh samples on every call; pass an int to reproduce them.
+        ``last_step_noise``: as in :func:`lindiff.ddpm_sample`.
 
         Returns
         -------
@@ -187,7 +189,9 @@ class LinearDiffusion:
         n = check_positive_int(n, "n")
         w = np.array([self.weight_eigenvalues(t) for t in range(1, self.schedule.T + 1)])
         m = np.sqrt(self.schedule.alpha_bars[:, None]) * (self.eigenvectors.T @ self.mean)
-        y = diagonal_sample(w, m, self.schedule, n, seed=seed, progress_bar=progress_bar)
+        y = diagonal_sample(
+            w, m, self.schedule, n, seed=seed, progress_bar=progress_bar, last_step_noise=last_step_noise
+        )
         return y @ self.eigenvectors.T
 
     # ------------------------------------------------------------------ losses

@@ -20,7 +20,9 @@ from .progress import progress
 from .schedule import Schedule
 
 
-def ddpm_sample(eps_model, schedule: Schedule, n: int, d: int, seed=None, progress_bar: bool = True):
+def ddpm_sample(
+    eps_model, schedule: Schedule, n: int, d: int, seed=None, progress_bar: bool = True, last_step_noise: bool = True
+):
     """Run the ancestral sampler for any noise predictor.
 
     Parameters
@@ -34,6 +36,9 @@ def ddpm_sample(eps_model, schedule: Schedule, n: int, d: int, seed=None, progre
         Number of samples and dimension.
     seed : None, int or numpy Generator
         Seeds u_T and every z_t; None (the default) draws fresh entropy on each call.
+    last_step_noise : bool
+        Add sigma_1 z_1 at the last step t = 1 (the book's convention, default). False follows Ho et
+        al.'s Algorithm 2 (z = 0 at t = 1): the output then lacks the variance beta_1 added there.
 
     Returns
     -------
@@ -61,7 +66,8 @@ def ddpm_sample(eps_model, schedule: Schedule, n: int, d: int, seed=None, progre
         i = t - 1
         eps = eps_output(eps_model(u, t), u.shape, t)
         u = (u - betas[i] / np.sqrt(1.0 - abars[i]) * eps) / np.sqrt(alphas[i])
-        u = u + np.sqrt(betas[i]) * rng.standard_normal((n, d))
+        if t > 1 or last_step_noise:
+            u = u + np.sqrt(betas[i]) * rng.standard_normal((n, d))
     if not np.all(np.isfinite(u)):
         raise ValueError(
             "the samples overflowed to NaN or inf although eps_model's output stayed finite; "
@@ -93,7 +99,7 @@ def _step_coefficients(w, m, schedule: Schedule):
     return gain, offset
 
 
-def diagonal_sampler_law(w, m, schedule: Schedule):
+def diagonal_sampler_law(w, m, schedule: Schedule, last_step_noise: bool = True):
     """Exact law of the sampler output for a denoiser that is diagonal in a fixed orthonormal basis.
 
     In that basis, direction nu at step t predicts eps_nu = w[t-1, nu] (y_nu - m[t-1, nu]). The
@@ -112,6 +118,9 @@ def diagonal_sampler_law(w, m, schedule: Schedule):
     m : array_like, broadcastable to (T, d)
         Per-step centres in the basis.
     schedule : Schedule
+    last_step_noise : bool
+        Add sigma_1 z_1 at the last step t = 1 (the book's convention, default). False follows Ho et
+        al.'s Algorithm 2 (z = 0 at t = 1): the output then lacks the variance beta_1 added there.
 
     Returns
     -------
@@ -126,11 +135,11 @@ def diagonal_sampler_law(w, m, schedule: Schedule):
     var = np.ones(gain.shape[1:])
     for i in range(schedule.T - 1, -1, -1):
         mean = gain[i] * mean + offset[i]
-        var = gain[i] ** 2 * var + schedule.betas[i]
+        var = gain[i] ** 2 * var + (schedule.betas[i] if i > 0 or last_step_noise else 0.0)
     return mean, var
 
 
-def optimal_sampler_variances(lam, schedule: Schedule) -> np.ndarray:
+def optimal_sampler_variances(lam, schedule: Schedule, last_step_noise: bool = True) -> np.ndarray:
     """Variance of the sampler output along a direction of regularised training variance lam, for
     the optimal linear denoiser (exact, finite T).
 
@@ -140,7 +149,8 @@ def optimal_sampler_variances(lam, schedule: Schedule) -> np.ndarray:
         C(lam) = lam^2 [ abar_T / v_T^2 + sum_{t=1..T} sigma_t^2 abar_{t-1} / v_{t-1}^2 ].
 
     The t = 1 term is sigma_1^2 = beta_1 exactly (v_0 = lam), so a direction with lam = 0 keeps
-    the variance beta_1. Evaluated as beta_1 + sum_t coef_t (lam / v_t)^2 with the ratios
+    the variance beta_1; without noise at the last step (``last_step_noise=False``) that term is
+    absent and such a direction gets variance 0. Evaluated as beta_1 + sum_t coef_t (lam / v_t)^2 with the ratios
     lam / v_t <= 1 / abar_t, which never divides by zero and never overflows, even for huge lam.
     Cost O(T d): one (T, d) array and a matrix-vector product.
 
@@ -149,6 +159,9 @@ def optimal_sampler_variances(lam, schedule: Schedule) -> np.ndarray:
     lam : ndarray, shape (d,)
         lambda_nu + c: the eigenvalues of Sigma_0 plus the ridge, all >= 0.
     schedule : Schedule
+    last_step_noise : bool
+        Add sigma_1 z_1 at the last step t = 1 (the book's convention, default). False follows Ho et
+        al.'s Algorithm 2 (z = 0 at t = 1): the output then lacks the variance beta_1 added there.
 
 
     Defined in :doc:`chapter 2 </book/02_linear_model>`, equation :eq:`eq-sampled-variance`.
@@ -160,7 +173,7 @@ def optimal_sampler_variances(lam, schedule: Schedule) -> np.ndarray:
     np.square(ratio, out=ratio)
     # coef_t = beta_{t+1} abar_t for t = 1..T-1 (terms t+1 = 2..T of the sum), abar_T for t = T
     coef = np.append(schedule.betas[1:] * schedule.alpha_bars[:-1], schedule.alpha_bars[-1])
-    return schedule.betas[0] + coef @ ratio
+    return (schedule.betas[0] if last_step_noise else 0.0) + coef @ ratio
 
 
 def optimal_sampler_mean_factors(lam, schedule: Schedule) -> np.ndarray:
@@ -178,7 +191,7 @@ def optimal_sampler_mean_factors(lam, schedule: Schedule) -> np.ndarray:
     return (1.0 - abar_T) / v_T
 
 
-def affine_sampler_law(weights, biases, schedule: Schedule):
+def affine_sampler_law(weights, biases, schedule: Schedule, last_step_noise: bool = True):
     """Exact law of the ancestral sampler for eps(u, t) = W_t (u + b_t) with general matrices W_t.
 
     The step u_{t-1} = A_t u_t + o_t + sigma_t z with A_t = (Id - g_t W_t) / sqrt(alpha_t),
@@ -193,6 +206,9 @@ def affine_sampler_law(weights, biases, schedule: Schedule):
     weights : array_like, shape (T, d, d)
     biases : array_like, shape (T, d)
     schedule : Schedule
+    last_step_noise : bool
+        Add sigma_1 z_1 at the last step t = 1 (the book's convention, default). False follows Ho et
+        al.'s Algorithm 2 (z = 0 at t = 1): the output then lacks the variance beta_1 added there.
 
     Returns
     -------
@@ -217,15 +233,17 @@ def affine_sampler_law(weights, biases, schedule: Schedule):
     for i in range(T - 1, -1, -1):
         A = (np.eye(d) - g[i] * W[i]) / np.sqrt(schedule.alphas[i])
         mean = A @ mean - g[i] * (W[i] @ b[i]) / np.sqrt(schedule.alphas[i])
-        cov = A @ cov @ A.T + schedule.betas[i] * np.eye(d)
+        cov = A @ cov @ A.T + (schedule.betas[i] if i > 0 or last_step_noise else 0.0) * np.eye(d)
     return mean, 0.5 * (cov + cov.T)
 
 
-def diagonal_sample(w, m, schedule: Schedule, n: int, seed=None, progress_bar: bool = True):
+def diagonal_sample(
+    w, m, schedule: Schedule, n: int, seed=None, progress_bar: bool = True, last_step_noise: bool = True
+):
     """Run the ancestral sampler for the diagonal denoiser of :func:`diagonal_sampler_law`.
 
     Works in the basis coordinates: u_T and every z_t are drawn there (a rotation of an isotropic
-    Gaussian is isotropic), at O(T n d) cost.
+    Gaussian is isotropic), at O(T n d) cost. ``last_step_noise``: as in :func:`lindiff.ddpm_sample`.
 
     Returns
     -------
@@ -247,6 +265,8 @@ def diagonal_sample(w, m, schedule: Schedule, n: int, seed=None, progress_bar: b
         # y <- a_t y + o_t + sigma_t z, in place (drawing the T n d normals dominates the cost)
         y *= gain[i]
         y += offset[i]
+        if i == 0 and not last_step_noise:
+            break
         rng.standard_normal(out=z)
         z *= sigmas[i]
         y += z

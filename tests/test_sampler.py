@@ -215,6 +215,68 @@ def test_affine_sampler_law_reduces_to_the_diagonal_law():
     np.testing.assert_allclose(cov_d, np.diag(var), atol=1e-13)
 
 
+def _scalar_law_without_last_noise(w, m, sched, nu):
+    """As _scalar_law, but z = 0 at t = 1 (Ho et al.'s Algorithm 2): a separate plain loop."""
+    mean, var = 0.0, 1.0
+    for t in range(sched.T, 0, -1):
+        beta, abar = float(sched.betas[t - 1]), float(sched.alpha_bars[t - 1])
+        wt, mt = float(w[t - 1, nu]), float(m[t - 1, nu])
+        gain = (1.0 - beta / (1.0 - abar) ** 0.5 * wt) / (1.0 - beta) ** 0.5
+        mean = gain * mean + beta / (1.0 - abar) ** 0.5 * wt * mt / (1.0 - beta) ** 0.5
+        var = gain**2 * var + (beta if t > 1 else 0.0)
+    return mean, var
+
+
+def test_no_noise_at_the_last_step_exact_laws(make_data):
+    """last_step_noise=False: closed form, diagonal and dense recursions against a scalar loop; an
+    unvisited direction (lambda = 0) gets variance 0 instead of beta_1."""
+    model = LinearDiffusion.fit(make_data(3, 5, seed=4), SHORT)  # N = 3 < d = 5: two unvisited
+    T, d = SHORT.T, model.d
+    w = np.array([model.weight_eigenvalues(t) for t in range(1, T + 1)])
+    m = np.sqrt(SHORT.alpha_bars[:, None]) * (model.eigenvectors.T @ model.mean)
+    mean, var = diagonal_sampler_law(w, m, SHORT, last_step_noise=False)
+    for nu in range(d):
+        ref_mean, ref_var = _scalar_law_without_last_noise(w, m, SHORT, nu)
+        assert np.isclose(mean[nu], ref_mean, rtol=1e-12, atol=1e-14)
+        assert np.isclose(var[nu], ref_var, rtol=1e-12, atol=1e-14)
+    closed = model.sampling_variances(last_step_noise=False)
+    np.testing.assert_allclose(closed, var, rtol=1e-10, atol=1e-15)
+    np.testing.assert_allclose(model.sampling_variances() - closed, SHORT.betas[0], rtol=1e-10)
+    assert np.all(closed[model.eigenvalues == 0] == 0.0) and np.sum(model.eigenvalues == 0) == 3
+    V = model.eigenvectors
+    W = np.stack([V @ np.diag(w[t]) @ V.T for t in range(T)])
+    b = -np.sqrt(SHORT.alpha_bars)[:, None] * model.mean
+    dense_mean, dense_cov = affine_sampler_law(W, b, SHORT, last_step_noise=False)
+    law_mean, law_cov = model.sampling_distribution(last_step_noise=False)
+    np.testing.assert_allclose(dense_mean, law_mean, atol=1e-10)
+    np.testing.assert_allclose(dense_cov, law_cov, atol=1e-10)
+
+
+def test_no_noise_at_the_last_step_samplers_follow_the_law(make_data, gaussian_lr_pvalue):
+    """Both samplers without z_1 sample the exact law of last_step_noise=False; the default is unchanged."""
+    d, n = 4, 20_000
+    model = LinearDiffusion.fit(make_data(10, d, seed=6), SHORT)
+    mean, cov = model.sampling_distribution(last_step_noise=False)
+    fast = model.sample(n, seed=1, progress_bar=False, last_step_noise=False)
+    generic = ddpm_sample(model, SHORT, n, d, seed=2, progress_bar=False, last_step_noise=False)
+    assert gaussian_lr_pvalue(fast, mean, cov) > 1e-3
+    assert gaussian_lr_pvalue(generic, mean, cov) > 1e-3
+    # N < d: along an unvisited direction the samples keep variance beta_1 with z_1, none without
+    small = LinearDiffusion.fit(make_data(3, d + 1, seed=7), SHORT)
+    unseen = small.eigenvectors[:, small.eigenvalues == 0]
+    for noise, expected in [(True, SHORT.betas[0]), (False, 0.0)]:
+        for u in (
+            small.sample(4000, seed=4, progress_bar=False, last_step_noise=noise),
+            ddpm_sample(small, SHORT, 4000, d + 1, seed=5, progress_bar=False, last_step_noise=noise),
+        ):
+            spread = ((u - small.mean) @ unseen).var(axis=0)
+            assert np.allclose(spread, expected, rtol=0.1, atol=1e-20), (noise, spread)
+    np.testing.assert_array_equal(
+        ddpm_sample(model, SHORT, 5, d, seed=3, progress_bar=False),
+        ddpm_sample(model, SHORT, 5, d, seed=3, progress_bar=False, last_step_noise=True),
+    )
+
+
 def test_affine_sampler_law_rejects_bad_input():
     with pytest.raises(ValueError):
         affine_sampler_law(np.zeros((9, 2, 2)), np.zeros((9, 2)), STEEP)
