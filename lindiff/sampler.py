@@ -81,6 +81,14 @@ def _check_schedule(schedule) -> None:
         raise ValueError(f"schedule must be a lindiff.Schedule (e.g. Schedule.linear()), got {type(schedule).__name__}")
 
 
+def _noise_variances(schedule: Schedule, last_step_noise: bool) -> np.ndarray:
+    """sigma_t^2 = beta_t added at steps t = 1..T, with sigma_1^2 = 0 when ``last_step_noise`` is False."""
+    noise = schedule.betas.copy()
+    if not last_step_noise:
+        noise[0] = 0.0
+    return noise
+
+
 def _step_coefficients(w, m, schedule: Schedule):
     """Gain a_t and offset o_t of u_{t-1} = a_t u_t + o_t + sigma_t z for eps = w_t (u - m_t)."""
     _check_schedule(schedule)
@@ -119,8 +127,7 @@ def diagonal_sampler_law(w, m, schedule: Schedule, last_step_noise: bool = True)
         Per-step centres in the basis.
     schedule : Schedule
     last_step_noise : bool
-        Add sigma_1 z_1 at the last step t = 1 (the book's convention, default). False follows Ho et
-        al.'s Algorithm 2 (z = 0 at t = 1): the output then lacks the variance beta_1 added there.
+        As in :func:`lindiff.ddpm_sample`: False leaves out the noise of the last step t = 1.
 
     Returns
     -------
@@ -133,9 +140,10 @@ def diagonal_sampler_law(w, m, schedule: Schedule, last_step_noise: bool = True)
     gain, offset = _step_coefficients(w, m, schedule)
     mean = np.zeros(gain.shape[1:])
     var = np.ones(gain.shape[1:])
+    noise = _noise_variances(schedule, last_step_noise)
     for i in range(schedule.T - 1, -1, -1):
         mean = gain[i] * mean + offset[i]
-        var = gain[i] ** 2 * var + (schedule.betas[i] if i > 0 or last_step_noise else 0.0)
+        var = gain[i] ** 2 * var + noise[i]
     return mean, var
 
 
@@ -160,8 +168,7 @@ def optimal_sampler_variances(lam, schedule: Schedule, last_step_noise: bool = T
         lambda_nu + c: the eigenvalues of Sigma_0 plus the ridge, all >= 0.
     schedule : Schedule
     last_step_noise : bool
-        Add sigma_1 z_1 at the last step t = 1 (the book's convention, default). False follows Ho et
-        al.'s Algorithm 2 (z = 0 at t = 1): the output then lacks the variance beta_1 added there.
+        As in :func:`lindiff.ddpm_sample`: False leaves out the noise of the last step t = 1.
 
 
     Defined in :doc:`chapter 2 </book/02_linear_model>`, equation :eq:`eq-sampled-variance`.
@@ -173,7 +180,7 @@ def optimal_sampler_variances(lam, schedule: Schedule, last_step_noise: bool = T
     np.square(ratio, out=ratio)
     # coef_t = beta_{t+1} abar_t for t = 1..T-1 (terms t+1 = 2..T of the sum), abar_T for t = T
     coef = np.append(schedule.betas[1:] * schedule.alpha_bars[:-1], schedule.alpha_bars[-1])
-    return (schedule.betas[0] if last_step_noise else 0.0) + coef @ ratio
+    return _noise_variances(schedule, last_step_noise)[0] + coef @ ratio
 
 
 def optimal_sampler_mean_factors(lam, schedule: Schedule) -> np.ndarray:
@@ -207,8 +214,7 @@ def affine_sampler_law(weights, biases, schedule: Schedule, last_step_noise: boo
     biases : array_like, shape (T, d)
     schedule : Schedule
     last_step_noise : bool
-        Add sigma_1 z_1 at the last step t = 1 (the book's convention, default). False follows Ho et
-        al.'s Algorithm 2 (z = 0 at t = 1): the output then lacks the variance beta_1 added there.
+        As in :func:`lindiff.ddpm_sample`: False leaves out the noise of the last step t = 1.
 
     Returns
     -------
@@ -229,11 +235,12 @@ def affine_sampler_law(weights, biases, schedule: Schedule, last_step_noise: boo
         )
     d = W.shape[1]
     g = schedule.betas / np.sqrt(1.0 - schedule.alpha_bars)
+    noise = _noise_variances(schedule, last_step_noise)
     mean, cov = np.zeros(d), np.eye(d)
     for i in range(T - 1, -1, -1):
         A = (np.eye(d) - g[i] * W[i]) / np.sqrt(schedule.alphas[i])
         mean = A @ mean - g[i] * (W[i] @ b[i]) / np.sqrt(schedule.alphas[i])
-        cov = A @ cov @ A.T + (schedule.betas[i] if i > 0 or last_step_noise else 0.0) * np.eye(d)
+        cov = A @ cov @ A.T + noise[i] * np.eye(d)
     return mean, 0.5 * (cov + cov.T)
 
 

@@ -15,8 +15,9 @@ PATHS = Schedule.linear(T=200, beta_max=2e-2)  # forward-chain and sampler paths
 STEEP = Schedule.linear(T=10, beta_min=1e-3, beta_max=0.3)  # the affine law
 
 
-def _scalar_law(w, m, sched, nu):
-    """The sampler law of one coordinate by a plain Python loop over the steps (no numpy arrays)."""
+def _scalar_law(w, m, sched, nu, last_step_noise=True):
+    """The sampler law of one coordinate by a plain Python loop over the steps (no numpy arrays);
+    ``last_step_noise=False``: z = 0 at t = 1, as Ho et al.'s Algorithm 2."""
     mean, var = 0.0, 1.0
     for t in range(sched.T, 0, -1):
         beta, abar = float(sched.betas[t - 1]), float(sched.alpha_bars[t - 1])
@@ -24,7 +25,7 @@ def _scalar_law(w, m, sched, nu):
         # u <- (u - beta / sqrt(1 - abar) * wt (u - mt)) / sqrt(1 - beta) + sqrt(beta) z
         gain = (1.0 - beta / (1.0 - abar) ** 0.5 * wt) / (1.0 - beta) ** 0.5
         mean = gain * mean + beta / (1.0 - abar) ** 0.5 * wt * mt / (1.0 - beta) ** 0.5
-        var = gain**2 * var + beta
+        var = gain**2 * var + (beta if t > 1 or last_step_noise else 0.0)
     return mean, var
 
 
@@ -215,18 +216,6 @@ def test_affine_sampler_law_reduces_to_the_diagonal_law():
     np.testing.assert_allclose(cov_d, np.diag(var), atol=1e-13)
 
 
-def _scalar_law_without_last_noise(w, m, sched, nu):
-    """As _scalar_law, but z = 0 at t = 1 (Ho et al.'s Algorithm 2): a separate plain loop."""
-    mean, var = 0.0, 1.0
-    for t in range(sched.T, 0, -1):
-        beta, abar = float(sched.betas[t - 1]), float(sched.alpha_bars[t - 1])
-        wt, mt = float(w[t - 1, nu]), float(m[t - 1, nu])
-        gain = (1.0 - beta / (1.0 - abar) ** 0.5 * wt) / (1.0 - beta) ** 0.5
-        mean = gain * mean + beta / (1.0 - abar) ** 0.5 * wt * mt / (1.0 - beta) ** 0.5
-        var = gain**2 * var + (beta if t > 1 else 0.0)
-    return mean, var
-
-
 def test_no_noise_at_the_last_step_exact_laws(make_data):
     """last_step_noise=False: closed form, diagonal and dense recursions against a scalar loop; an
     unvisited direction (lambda = 0) gets variance 0 instead of beta_1."""
@@ -236,7 +225,7 @@ def test_no_noise_at_the_last_step_exact_laws(make_data):
     m = np.sqrt(SHORT.alpha_bars[:, None]) * (model.eigenvectors.T @ model.mean)
     mean, var = diagonal_sampler_law(w, m, SHORT, last_step_noise=False)
     for nu in range(d):
-        ref_mean, ref_var = _scalar_law_without_last_noise(w, m, SHORT, nu)
+        ref_mean, ref_var = _scalar_law(w, m, SHORT, nu, last_step_noise=False)
         assert np.isclose(mean[nu], ref_mean, rtol=1e-12, atol=1e-14)
         assert np.isclose(var[nu], ref_var, rtol=1e-12, atol=1e-14)
     closed = model.sampling_variances(last_step_noise=False)
