@@ -7,15 +7,15 @@ a = abar_t, s = 1 - a, K_t = a (Sigma_0 + c Id) + s Id,
     grad L_t = 2 W K_t - 2 sqrt(s) Id.
 
 Started from W(0) = 0, gradient flow dW/dtau = -eta grad L_t keeps W a function of Sigma_0, so each
-eigen-direction nu of Sigma_0 evolves alone, dw/dtau = 2 eta (sqrt(s) - k_nu w), with stiffness
-k_nu = a (lambda_nu + c) + s:
+eigen-direction nu of Sigma_0 evolves alone, dw/dtau = 2 eta (sqrt(s) - gamma_nu w), with stiffness
+gamma_nu = a (lambda_nu + c) + s:
 
-    w(tau) = sqrt(s) (1 - exp(-2 eta tau k_nu)) / k_nu            (gradient flow)
-    w_n    = sqrt(s) (1 - (1 - 2 eta k_nu)^n) / k_nu              (n steps of gradient descent)
+    w(tau) = sqrt(s) (1 - exp(-2 eta tau gamma_nu)) / gamma_nu            (gradient flow)
+    w_n    = sqrt(s) (1 - (1 - 2 eta gamma_nu)^n) / gamma_nu              (n steps of gradient descent)
 
-Directions with small k_nu -- unseen (lambda_nu = 0) or small-variance directions at small t, where
-k_nu ~ s -> 0 -- learn last. A weight decay ``weight_decay`` (SGD's L2 term, a penalty
-weight_decay / 2 ||W||_F^2 per step) adds weight_decay / 2 to every k_nu. Stopping at tau acts on a
+Directions with small gamma_nu -- unseen (lambda_nu = 0) or small-variance directions at small t, where
+gamma_nu ~ s -> 0 -- learn last. A weight decay ``weight_decay`` (SGD's L2 term, a penalty
+weight_decay / 2 ||W||_F^2 per step) adds weight_decay / 2 to every gamma_nu. Stopping at tau acts on a
 direction with a lambda_nu << c_eff like the ridge c_eff(t) = 1 / (2 eta tau abar_t)
 (:func:`effective_ridge`). Inserting w(tau) into the affine sampler
 (:func:`lindiff.diagonal_sampler_law`) gives the sampled law, its KL divergence and its losses at
@@ -44,9 +44,9 @@ def _check_positive(value, name: str) -> float:
 def effective_ridge(tau, eta: float, schedule: Schedule) -> np.ndarray:
     """The ridge that stopping at training time tau imitates: c_eff(t) = 1 / (2 eta tau abar_t).
 
-    For a direction with stiffness k << 1 / (2 eta tau), the flow gives
-    w(tau) ~ sqrt(s) 2 eta tau (1 - eta tau k), and the fully trained model with ridge c gives
-    sqrt(s) / (a c + k) ~ sqrt(s) / (a c) (1 - k / (a c)): they agree to first order in k / (a c)
+    For a direction with stiffness gamma << 1 / (2 eta tau), the flow gives
+    w(tau) ~ sqrt(s) 2 eta tau (1 - eta tau gamma), and the fully trained model with ridge c gives
+    sqrt(s) / (a c + gamma) ~ sqrt(s) / (a c) (1 - gamma / (a c)): they agree to first order in gamma / (a c)
     when a c = 1 / (2 eta tau).
 
     Returns
@@ -95,7 +95,7 @@ class GradientFlow:
 
     @property
     def stiffness(self) -> np.ndarray:
-        """k[t-1, nu] = abar_t (lambda_nu + c) + 1 - abar_t + weight_decay / 2, shape (T, d).
+        """gamma[t-1, nu] = abar_t (lambda_nu + c) + 1 - abar_t + weight_decay / 2, shape (T, d).
 
         Defined in :doc:`chapter 6 </book/06_early_stopping>`, equation :eq:`eq-gradient-flow`.
         """
@@ -103,7 +103,7 @@ class GradientFlow:
         return a * (self.model.eigenvalues + self.model.c) + (1.0 - a) + 0.5 * self.weight_decay
 
     def max_stable_eta(self) -> float:
-        """Gradient descent converges for eta < 1 / max k (then ``|1 - 2 eta k| < 1`` in every direction).
+        """Gradient descent converges for eta < 1 / max gamma (then ``|1 - 2 eta gamma| < 1`` in every direction).
 
         Defined in :doc:`chapter 6 </book/06_early_stopping>`, equation :eq:`eq-gradient-descent`.
         """
@@ -112,8 +112,8 @@ class GradientFlow:
     def weights(self, tau, discrete: bool = False) -> np.ndarray:
         """Weights per step and eigen-direction at training time tau.
 
-        w(tau) = sqrt(s) (1 - exp(-2 eta tau k)) / k for the flow; with ``discrete=True`` tau counts
-        gradient-descent steps of size eta and w_n = sqrt(s) (1 - (1 - 2 eta k)^n) / k.
+        w(tau) = sqrt(s) (1 - exp(-2 eta tau gamma)) / gamma for the flow; with ``discrete=True`` tau counts
+        gradient-descent steps of size eta and w_n = sqrt(s) (1 - (1 - 2 eta gamma)^n) / gamma.
 
         Parameters
         ----------
@@ -132,7 +132,7 @@ class GradientFlow:
         :eq:`eq-gradient-descent`.
         """
         tau = as_times(tau)
-        k = self.stiffness
+        gamma = self.stiffness
         x = tau[..., None, None]
         if discrete:
             finite = tau[np.isfinite(tau)]
@@ -140,15 +140,15 @@ class GradientFlow:
                 raise ValueError("with discrete=True, tau counts descent steps and must be whole numbers")
             if self.eta >= self.max_stable_eta():
                 raise ValueError(
-                    f"gradient descent diverges for eta >= 1 / max k = {self.max_stable_eta():.4g}; lower eta"
+                    f"gradient descent diverges for eta >= 1 / max gamma = {self.max_stable_eta():.4g}; lower eta"
                 )
             with np.errstate(under="ignore"):
-                decay = np.where(np.isinf(x), 0.0, (1.0 - 2.0 * self.eta * k) ** np.where(np.isinf(x), 0.0, x))
+                decay = np.where(np.isinf(x), 0.0, (1.0 - 2.0 * self.eta * gamma) ** np.where(np.isinf(x), 0.0, x))
             fraction = 1.0 - decay
         else:
-            fraction = -np.expm1(-2.0 * self.eta * x * k)
+            fraction = -np.expm1(-2.0 * self.eta * x * gamma)
         s = 1.0 - self.schedule.alpha_bars[:, None]
-        return np.sqrt(s) * fraction / k
+        return np.sqrt(s) * fraction / gamma
 
     def _mean_centres(self) -> np.ndarray:
         """m_t = sqrt(abar_t) (e_nu . mu_0): the bias b_t = -sqrt(abar_t) mu_0 in eigen-coordinates."""

@@ -204,8 +204,8 @@ class LinearDiffusion:
     def train_loss(self, t=None):
         """Training loss < || eps - W_t (x_t + b_t) ||^2 > over eps and the training rows.
 
-        At step t, with a = abar_t, s = 1 - a, k_nu = a (lambda_nu + c) + s:
-        L_train(t) = sum_nu [ 1 - 2 s / k_nu + s (a lambda_nu + s) / k_nu^2 ]
+        At step t, with a = abar_t, s = 1 - a, gamma_nu = a (lambda_nu + c) + s:
+        L_train(t) = sum_nu [ 1 - 2 s / gamma_nu + s (a lambda_nu + s) / gamma_nu^2 ]
         (for c = 0: sum_nu a lambda_nu / (a lambda_nu + s)). For c > 0 this is the plain DDPM loss
         on the training rows at the ridge solution, without the penalty abar_t c ||W_t||_F^2.
 

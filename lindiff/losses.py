@@ -7,7 +7,7 @@ s = 1 - a, a denoiser with weight w_nu in direction nu and bias at its optimum h
 
 with m_nu the second moment of x_0 about the training mean along e_nu: lambda_nu on the training set,
 sigma~^2_nu = e_nu^T (Sigma + delta delta^T) e_nu (delta = mu - mu_0) under the truth N(mu, Sigma).
-At the optimum w_nu = sqrt(s) / k_nu, k_nu = a (lambda_nu + c) + s. The gap between the two, with
+At the optimum w_nu = sqrt(s) / gamma_nu, gamma_nu = a (lambda_nu + c) + s. The gap between the two, with
 kappa_t = c + s / a,
 
     L_test(t) - L_train(t) = (s / a) Tr[ (Sigma - Sigma_0 + delta delta^T) (Sigma_0 + kappa_t Id)^-2 ]
@@ -50,9 +50,9 @@ def loss_per_direction(alpha_bars, weights, second_moments) -> np.ndarray:
 
 
 def optimal_loss_per_direction(alpha_bars, lam, second_moments) -> np.ndarray:
-    """1 - 2 s / k_nu + s (a m_nu + s) / k_nu^2 with k_nu = a lam_nu + s: the loss of the optimal weights.
+    """1 - 2 s / gamma_nu + s (a m_nu + s) / gamma_nu^2 with gamma_nu = a lam_nu + s: the loss of the optimal weights.
 
-    :func:`loss_per_direction` with w_nu = sqrt(s) / k_nu, written without the square roots.
+    :func:`loss_per_direction` with w_nu = sqrt(s) / gamma_nu, written without the square roots.
 
     Parameters
     ----------
@@ -67,8 +67,8 @@ def optimal_loss_per_direction(alpha_bars, lam, second_moments) -> np.ndarray:
     """
     a = alpha_bars
     s = 1.0 - a
-    k = a * lam + s
-    return 1.0 - 2.0 * s / k + s * (a * second_moments + s) / k**2
+    gamma = a * lam + s
+    return 1.0 - 2.0 * s / gamma + s * (a * second_moments + s) / gamma**2
 
 
 def directional_second_moments(eigenvectors, train_mean, true_mean, true_cov) -> np.ndarray:
@@ -122,7 +122,7 @@ def unseen_lower_bound_per_step(model: LinearDiffusion, true_mean, true_cov) -> 
     """A lower bound on L_test(t) from the directions the training set never visited, t = 1..T.
 
     Each eigen-direction contributes E[(eps_nu - eps_theta,nu)^2] >= 0 to the test loss. In an unseen
-    direction (lambda_nu = 0, k_nu = a c + s) that contribution is (1 - s/k_nu)^2 + a s sigma~^2_nu / k_nu^2
+    direction (lambda_nu = 0, gamma_nu = a c + s) that contribution is (1 - s/gamma_nu)^2 + a s sigma~^2_nu / gamma_nu^2
     >= (s/a) sigma~^2_nu / kappa_t^2, so
 
         L_test(t) >= (s / a) sum_{nu: lambda_nu = 0} sigma~^2_nu / kappa_t^2,

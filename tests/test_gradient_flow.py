@@ -116,16 +116,16 @@ def test_small_stiffness_modes_learn_last():
     X, _, _ = _problem(d=5, N=3)
     model = ld.LinearDiffusion.fit(X, SCHED)
     flow = GradientFlow(model, eta=0.1)
-    k = flow.stiffness
+    gamma = flow.stiffness
     frac = flow.weights(3.0) / flow.weights(np.inf)
-    # fraction learned is 1 - exp(-2 eta tau k): ordered like k, step by step
+    # fraction learned is 1 - exp(-2 eta tau gamma): ordered like gamma, step by step
     for t in range(SCHED.T):
-        order = np.argsort(k[t])
+        order = np.argsort(gamma[t])
         assert np.all(np.diff(frac[t, order]) >= -1e-15)
-    # the least learned of all: an unseen direction (lambda = 0) at t = 1, where k = 1 - abar_1
+    # the least learned of all: an unseen direction (lambda = 0) at t = 1, where gamma = 1 - abar_1
     i, nu = np.unravel_index(np.argmin(frac), frac.shape)
     assert i == 0 and model.eigenvalues[nu] == 0
-    np.testing.assert_allclose(k[0, nu], 1 - SCHED.alpha_bars[0], rtol=1e-14)
+    np.testing.assert_allclose(gamma[0, nu], 1 - SCHED.alpha_bars[0], rtol=1e-14)
 
 
 def test_sampling_law_matches_dense_recursion_and_the_sampler():
@@ -324,7 +324,7 @@ def test_max_stable_eta_is_the_gradient_descent_stability_edge(factor, converges
     """Dense matrix gradient descent on every step's noise-averaged loss, from W = 0.
 
     grad_W L_t = 2 W (a Sigma_0 + (a c + s) Id) - 2 sqrt(s) Id (with b_t at its optimum), iterated
-    without the eigenbasis: just below 1 / max k it reaches LinearDiffusion.weights, just above it
+    without the eigenbasis: just below 1 / max gamma it reaches LinearDiffusion.weights, just above it
     blows up."""
     sched = ld.Schedule.linear(T=20, beta_max=0.2)
     rng = np.random.default_rng(0)
