@@ -170,14 +170,17 @@ class LinearDiffusion:
         B = V * np.sqrt(self.sampling_variances(last_step_noise))  # variances >= 0
         return V @ self.sampling_mean_coefficients(), B @ B.T  # B @ B.T is exactly symmetric (syrk)
 
-    def sample(self, n: int, seed=None, progress_bar: bool = True, last_step_noise: bool = True) -> np.ndarray:
+    def sample(
+        self, n: int, seed=None, progress_bar: bool = True, last_step_noise: bool = True, dtype=np.float32
+    ) -> np.ndarray:
         """Draw n samples by running the ancestral sampler in the eigenbasis of Sigma_0.
 
         Same sampler (and law) as :func:`lindiff.ddpm_sample` with this model as eps, at O(T n d)
         instead of O(T n d^2) cost: u_T and every z_t are drawn in eigen-coordinates, so the random
-        stream differs from ddpm_sample's for the same seed. Drawing the T n d normals dominates.
-        ``seed=None`` (the default) draws fresh samples on every call; pass an int to reproduce them.
-        ``last_step_noise``: as in :func:`lindiff.ddpm_sample`.
+        stream differs from ddpm_sample's for the same seed. The chain runs in float32 on all CPUs
+        by default (``dtype``; see :func:`lindiff.diagonal_sample`): 1000 samples at d = 784,
+        T = 1000 take about 1.5 s on 2 cores. ``seed=None`` (the default) draws fresh samples on
+        every call; pass an int to reproduce them. ``last_step_noise``: as in :func:`lindiff.ddpm_sample`.
 
         Returns
         -------
@@ -190,7 +193,7 @@ class LinearDiffusion:
         w = np.array([self.weight_eigenvalues(t) for t in range(1, self.schedule.T + 1)])
         m = np.sqrt(self.schedule.alpha_bars[:, None]) * (self.eigenvectors.T @ self.mean)
         y = diagonal_sample(
-            w, m, self.schedule, n, seed=seed, progress_bar=progress_bar, last_step_noise=last_step_noise
+            w, m, self.schedule, n, seed=seed, progress_bar=progress_bar, last_step_noise=last_step_noise, dtype=dtype
         )
         return y @ self.eigenvectors.T
 

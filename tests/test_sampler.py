@@ -66,15 +66,68 @@ def test_diagonal_law_of_the_optimum_is_the_closed_form(make_data):
         )
 
 
-def test_diagonal_sample_follows_its_law(gaussian_lr_pvalue):
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_diagonal_sample_follows_its_law(dtype, gaussian_lr_pvalue):
     rng = np.random.default_rng(4)
     d, n = 5, 20_000
     w = rng.uniform(0, 2, (SHORT.T, d))
     m = rng.normal(size=d)  # broadcast over steps
     mean, var = diagonal_sampler_law(w, m, SHORT)
-    y = diagonal_sample(w, m, SHORT, n, seed=1, progress_bar=False)
+    y = diagonal_sample(w, m, SHORT, n, seed=1, progress_bar=False, dtype=dtype)
+    assert y.dtype == np.float64
     assert gaussian_lr_pvalue(y, mean, np.diag(var)) > 1e-3
-    np.testing.assert_array_equal(y, diagonal_sample(w, m, SHORT, n, seed=1, progress_bar=False))
+    np.testing.assert_array_equal(y, diagonal_sample(w, m, SHORT, n, seed=1, progress_bar=False, dtype=dtype))
+
+
+def test_float32_chain_at_the_talks_scale():
+    """d = 784, T = 1000: every coordinate's sample mean and variance against the exact law
+    (coordinates are independent in the basis, so the standardised errors are i.i.d. N(0, 1))."""
+    sched = Schedule.linear()
+    d, n = 784, 2000
+    lam = np.geomspace(1e-3, 700, d)  # up to CelebA's top variance; the smallest ones near the beta_1 floor
+    w = np.sqrt(1 - sched.alpha_bars)[:, None] / (sched.alpha_bars[:, None] * lam + 1 - sched.alpha_bars[:, None])
+    m = np.sqrt(sched.alpha_bars)[:, None] * np.linspace(-30, 30, d)  # means up to 30: float32 rounding
+    mean, var = diagonal_sampler_law(w, m, sched)
+    y = diagonal_sample(w, m, sched, n, seed=5, progress_bar=False)
+    z_mean = (y.mean(axis=0) - mean) / np.sqrt(var / n)
+    z_var = (y.var(axis=0, ddof=1) / var - 1) / np.sqrt(2 / (n - 1))
+    for z in (z_mean, z_var):
+        assert np.max(np.abs(z)) < 5 and abs(np.mean(z)) < 4 / np.sqrt(d) and 0.85 < np.std(z) < 1.15
+
+
+def test_float32_samples_do_not_depend_on_the_cpu_count(monkeypatch):
+    import lindiff.sampler as sampler
+
+    w, m = np.full((SHORT.T, 300), 0.5), 0.0
+    runs = []
+    for workers in (1, 3):
+        monkeypatch.setattr(sampler, "_worker_count", lambda workers=workers: workers)
+        runs.append(diagonal_sample(w, m, SHORT, 700, seed=2, progress_bar=False))  # 4 blocks of rows
+    np.testing.assert_array_equal(*runs)
+
+
+def test_box_muller_normals():
+    """The float32 normals of the fast chain: the normal law (Kolmogorov-Smirnov), independent pairs,
+    the scale, and the tails cut only beyond 5.65."""
+    from scipy import stats
+
+    from lindiff.sampler import _fill_normal32
+
+    bitgen = np.random.SFC64(0)
+    z = np.empty(2_000_000, dtype=np.float32)
+    _fill_normal32(bitgen, z, np.empty(1_000_000, dtype=np.float32), 1.0)
+    assert stats.kstest(z.astype(np.float64), "norm").pvalue > 1e-3
+    half = z.size // 2
+    assert abs(np.corrcoef(z[:half], z[half:])[0, 1]) < 5 / np.sqrt(half)  # the pair of one draw
+    assert abs(np.mean(z.astype(np.float64) ** 4) - 3) < 0.03  # kurtosis: 3 +- 0.01 (s.e.)
+    assert 5.0 < np.max(np.abs(z)) <= 5.66
+    _fill_normal32(bitgen, z, np.empty(1_000_000, dtype=np.float32), 0.01)
+    assert np.std(z.astype(np.float64)) == pytest.approx(0.01, rel=0.005)
+
+
+def test_diagonal_sample_rejects_other_dtypes():
+    with pytest.raises(ValueError, match="dtype must be numpy.float32 or numpy.float64"):
+        diagonal_sample(np.ones((SHORT.T, 2)), 0.0, SHORT, 3, dtype=np.float16)
 
 
 def test_likelihood_ratio_check_has_power(gaussian_lr_pvalue):
