@@ -196,6 +196,29 @@ for (const rel of pages) {
     for (const e of math.errors) problems.push(`MathJax error: ${e}`);
     for (const t of math.raw) problems.push(`raw TeX visible: ${t}`);
 
+    // ---- the closing chapter's table of claims: formulas typeset, no formula left as plain text
+    const claims = await page.evaluate(() => {
+      const table = document.querySelector("table.lindiff-claims");
+      if (!table) return null;
+      const textOutsideMath = (cell) => {
+        const copy = cell.cloneNode(true);
+        copy.querySelectorAll("mjx-container").forEach((m) => m.remove());
+        return copy.textContent;
+      };
+      const cells = [...table.querySelectorAll("tbody td")];
+      return {
+        rows: table.querySelectorAll("tbody tr").length,
+        typeset: table.querySelectorAll("tbody mjx-container").length,
+        raw: cells.map(textOutsideMath).filter((t) => /[_^]/.test(t)).map((t) => t.trim().slice(0, 80)),
+      };
+    });
+    if (rel.includes("what_we_reproduced") && !claims) problems.push("the table of claims is missing");
+    if (claims) {
+      facts.claims = { rows: claims.rows, typeset: claims.typeset };
+      if (claims.typeset < claims.rows) problems.push(`table of claims: ${claims.typeset} typeset formulas in ${claims.rows} rows`);
+      for (const t of claims.raw) problems.push(`table of claims: formula text outside math: ${t}`);
+    }
+
     // ---- ipywidgets
     const views = await page.evaluate(() => document.querySelectorAll('script[type="application/vnd.jupyter.widget-view+json"]').length);
     facts.widgets = views;

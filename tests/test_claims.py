@@ -5,7 +5,15 @@ import numpy as np
 import pytest
 from nbclient import NotebookClient
 
-from lindiff.book.claims import Claim, chapter_title, claims_table_html, evaluate_claims, glued_value, glued_values
+from lindiff.book.claims import (
+    Claim,
+    chapter_title,
+    claims_table_html,
+    evaluate_claims,
+    glued_value,
+    glued_values,
+    inline_math_html,
+)
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +60,19 @@ def test_evaluate_claims_and_table(executed):
     html = claims_table_html(rows, {"tiny": chapter_title(executed)})
     assert html.count("<tr>") == 3 and 'href="tiny.html"' in html and "A tiny chapter" in html
     assert "<b>no</b>" in html
+
+
+def test_inline_math_becomes_the_span_sphinx_writes():
+    out = inline_math_html(r"learns $\rho_N = \mathcal N(\mu_0, \Sigma_0)$ if $a < b$ & more")
+    assert out == (
+        r'learns <span class="math notranslate nohighlight">\(\rho_N = \mathcal N(\mu_0, \Sigma_0)\)</span>'
+        r' if <span class="math notranslate nohighlight">\(a &lt; b\)</span> &amp; more'
+    )
+    assert inline_math_html("no formula") == "no formula"
+    with pytest.raises(ValueError, match=r"unbalanced \$"):
+        inline_math_html("costs $5")
+    rows = [{"claim": "$x_1$", "chapter": "c", "measured": "$N = 3$", "holds": True, "comment": ""}]
+    assert claims_table_html(rows, {}).count('class="math notranslate nohighlight"') == 2
 
 
 def test_unknown_key_in_template_raises(executed):

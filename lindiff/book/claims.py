@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import html
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -86,15 +87,16 @@ class Claim:
     Attributes
     ----------
     claim : str
-        The claim, in the talk's words.
+        The claim, in the talk's words; formulas as inline TeX between dollar signs.
     chapter : str
         File stem of the chapter that measures it, e.g. ``"04_kl_divergence"``.
     measured : str
-        ``str.format`` template over the chapter's glued names, e.g. ``"N = {n_kl0}"``.
+        ``str.format`` template over the chapter's glued names, e.g. ``"$N = {n_kl0}$"`` (TeX braces
+        doubled: ``"$\\mathrm{{Id}}$"``).
     holds : callable
         ``holds(values) -> bool`` on the chapter's glued values.
     comment : str
-        What the comparison shows, in one sentence.
+        What the comparison shows, in one sentence (inline TeX allowed).
     """
 
     claim: str
@@ -135,16 +137,42 @@ def evaluate_claims(claims, book_dir) -> list[dict]:
     return rows
 
 
+_INLINE_TEX = re.compile(r"\$([^$]+)\$")
+
+
+def inline_math_html(text: str) -> str:
+    """HTML-escape ``text`` and turn each ``$...$`` into an inline-math span that MathJax typesets.
+
+    The span is the one Sphinx writes for inline math, ``<span class="math notranslate
+    nohighlight">\\(...\\)</span>``, so the site's MathJax and its browser check treat the table's
+    formulas like every other formula of the book.
+
+    Raises
+    ------
+    ValueError
+        If ``text`` has an odd number of dollar signs (an unclosed formula).
+    """
+    if text.count("$") % 2:
+        raise ValueError(f"unbalanced $ in {text!r}: write each formula as $...$")
+    return _INLINE_TEX.sub(
+        lambda m: f'<span class="math notranslate nohighlight">\\({m.group(1)}\\)</span>',
+        html.escape(text, quote=False),
+    )
+
+
 def claims_table_html(rows, titles: dict) -> str:
-    """An HTML table of evaluated claims with links to the chapters (``titles``: stem -> title)."""
+    """An HTML table of evaluated claims with links to the chapters (``titles``: stem -> title).
+
+    Claims, numbers and comments may contain inline TeX (``$...$``, see :func:`inline_math_html`).
+    """
     head = "<tr><th>claim of the talk</th><th>the book measures</th><th>holds?</th><th>where</th></tr>"
     body = []
     for r in rows:
         verdict = "yes" if r["holds"] else "no"
         where = f'<a href="{html.escape(r["chapter"])}.html">{html.escape(titles.get(r["chapter"], r["chapter"]))}</a>'
         body.append(
-            f"<tr><td>{html.escape(r['claim'])}</td>"
-            f"<td>{html.escape(r['measured'])}<br><small>{html.escape(r['comment'])}</small></td>"
+            f"<tr><td>{inline_math_html(r['claim'])}</td>"
+            f"<td>{inline_math_html(r['measured'])}<br><small>{inline_math_html(r['comment'])}</small></td>"
             f"<td><b>{verdict}</b></td><td>{where}</td></tr>"
         )
     style = (
