@@ -64,9 +64,7 @@ def test_rows_are_the_closed_form_losses_of_gaussian_training_sets():
     mean = np.linspace(-1, 1, d)
     train, test = losses_over_training_sets(mean, cov, N, sched, n_sets=n_sets, c=0.1, seed=3)
     rng = np.random.default_rng(4)
-    models = [
-        LinearDiffusion.fit(rng.multivariate_normal(mean, cov, size=N), sched, c=0.1) for _ in range(n_sets)
-    ]
+    models = [LinearDiffusion.fit(rng.multivariate_normal(mean, cov, size=N), sched, c=0.1) for _ in range(n_sets)]
     ref_test = np.array([m.test_loss_per_step(mean, cov) for m in models])
     ref_train = np.array([m.train_loss_per_step() for m in models])
     for ours, ref in [(train, ref_train), (test, ref_test)]:
