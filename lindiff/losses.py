@@ -15,6 +15,10 @@ kappa_t = c + s / a,
 
 A direction the training set never visited (lambda_nu = 0; there are d - N + 1 of them for N <= d)
 contributes (s / a) sigma~^2_nu / kappa_t^2, which for c = 0 is a sigma~^2_nu / s: huge at small t.
+
+The same losses in terms of the resolvent R = (Sigma_0 + kappa_t Id)^-1 and kappa_0 = s / a
+(:func:`losses_from_resolvent_traces`) need only the traces Tr R, Tr R^2 and Tr[R M R]: the form the
+averages over training sets (:mod:`lindiff.dataset_average`) start from.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ._checks import as_covariance, as_mean, check_psd
+from ._checks import as_covariance, as_finite_array, as_mean, check_nonnegative, check_positive_int, check_psd
 
 if TYPE_CHECKING:  # only for the annotations: linear imports this module
     from .linear import LinearDiffusion
@@ -82,6 +86,53 @@ def directional_second_moments(eigenvectors, train_mean, true_mean, true_cov) ->
     Sigma = as_covariance(true_cov, d, name="true_cov")
     check_psd(Sigma, "true_cov")
     return np.einsum("ij,ij->j", V, Sigma @ V) + (V.T @ (mu - train_mean)) ** 2
+
+
+def losses_from_resolvent_traces(alpha_bars, c, d: int, trace_R, trace_R2, trace_RMR):
+    """(L_train(t), L_test(t)) from the traces of the resolvent R = (Sigma_0 + kappa_t Id)^-1.
+
+    With a = abar_t, kappa_0 = (1 - a) / a and kappa_t = c + kappa_0,
+
+        L_train(t) = d - kappa_0 Tr R - c kappa_0 Tr R^2,
+        L_test(t)  = d - 2 kappa_0 Tr R + kappa_0^2 Tr R^2 + kappa_0 Tr[R M R],
+
+    with M = Sigma + delta delta^T (delta = mu - mu_0) the second moment of the test data about the
+    training mean. Exact for one training set; with the traces replaced by their averages over
+    training sets it gives the averaged losses.
+
+    Parameters
+    ----------
+    alpha_bars : array_like, shape (T,)
+        abar_t per step.
+    c : float
+        Ridge >= 0.
+    d : int
+        Dimension.
+    trace_R, trace_R2, trace_RMR : array_like, shape (T,)
+        Tr R, Tr R^2 and Tr[R M R] per step.
+
+    Returns
+    -------
+    train, test : ndarray, shape (T,)
+
+
+    Defined in :doc:`chapter 3 </book/03_train_test_loss>`, equation :eq:`eq-losses-resolvent`.
+    """
+    a = as_finite_array(alpha_bars, "alpha_bars")
+    if np.any(a <= 0) or np.any(a > 1):
+        raise ValueError("alpha_bars must lie in (0, 1]; pass schedule.alpha_bars")
+    c = check_nonnegative(c, "c")
+    d = check_positive_int(d, "d")
+    traces = []
+    for x, name in [(trace_R, "trace_R"), (trace_R2, "trace_R2"), (trace_RMR, "trace_RMR")]:
+        traces.append(as_finite_array(x, name))
+        if traces[-1].shape != a.shape:
+            raise ValueError(f"{name} must have the shape of alpha_bars, {a.shape}; got {traces[-1].shape}")
+    tr_R, tr_R2, tr_RMR = traces
+    k0 = (1.0 - a) / a
+    train = d - k0 * tr_R - c * k0 * tr_R2
+    test = d - 2.0 * k0 * tr_R + k0**2 * tr_R2 + k0 * tr_RMR
+    return train, test
 
 
 def _second_moments(model, true_mean, true_cov):

@@ -8,6 +8,10 @@ the average over eps ~ N(0, Id) and over the rows x_0 (fresh test rows give the 
 training rows the training loss), and the DDPM loss is L = sum_{t=1..T} L(t). Nothing here knows
 what the model is: these estimators are the independent check of the closed forms in
 :class:`lindiff.LinearDiffusion`.
+
+One level up, :func:`losses_over_training_sets` draws whole training sets and returns the exact
+losses of the linear model fitted to each: the Monte Carlo over training sets against which the
+dataset averages of :mod:`lindiff.dataset_average` are checked.
 """
 
 from __future__ import annotations
@@ -16,7 +20,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._checks import as_data_matrix, check_eps_model, check_positive_int, check_seed, eps_output
+from ._checks import (
+    as_covariance,
+    as_data_matrix,
+    as_mean,
+    check_eps_model,
+    check_nonnegative,
+    check_positive_int,
+    check_seed,
+    eps_output,
+    psd_eigh,
+)
+from .linear import LinearDiffusion
 from .progress import progress
 from .schedule import Schedule
 
@@ -204,3 +219,58 @@ def train_loss_samples(eps_model, X, schedule: Schedule, t, n_noise: int = 100, 
     x0 = np.repeat(X, n_noise, axis=0)
     eps = rng.standard_normal(x0.shape)
     return _squared_error(eps_model, x0, eps, a, t)
+
+
+def losses_over_training_sets(
+    true_mean, true_cov, N: int, schedule: Schedule, n_sets: int = 400, c: float = 0.0, seed=None, progress_bar=False
+):
+    """Exact per-step losses of the optimal linear model for ``n_sets`` independent training sets.
+
+    Each training set is N points drawn from N(mu, Sigma) = N(``true_mean``, ``true_cov``); the model
+    is :meth:`lindiff.LinearDiffusion.fit` with ridge c, and its closed-form L_train(t) and L_test(t)
+    (:meth:`~lindiff.LinearDiffusion.train_loss_per_step`, :meth:`~lindiff.LinearDiffusion.test_loss_per_step`)
+    are recorded. The rows are independent draws of the losses of a random training set: their mean
+    estimates the average over training sets, with standard error std / sqrt(n_sets), and their
+    spread is the variation from one training set to the next. For the summed DDPM loss, sum each row
+    over t before averaging.
+
+    Parameters
+    ----------
+    true_mean, true_cov : array_like
+        mu, shape (d,), and Sigma, shape (d, d) (symmetric positive semi-definite).
+    N : int
+        Training-set size, >= 2.
+    schedule : Schedule
+    n_sets : int
+        Number of training sets, >= 2.
+    c : float
+        Ridge >= 0.
+    seed : int, numpy Generator or None
+        None draws fresh training sets on every call.
+    progress_bar : bool
+        Show a progress bar over the training sets.
+
+    Returns
+    -------
+    train, test : ndarray, shape (n_sets, T)
+        L_train(t) and L_test(t), t = 1..T, one row per training set.
+
+
+    Defined in :doc:`chapter 3 </book/03_train_test_loss>`, equation :eq:`eq-averaged-test-loss`.
+    """
+    if not isinstance(schedule, Schedule):
+        raise ValueError("schedule must be a lindiff.Schedule, e.g. Schedule.linear()")
+    mu = as_mean(true_mean, name="true_mean")
+    Sigma = as_covariance(true_cov, mu.size, name="true_cov")
+    evals, evecs = psd_eigh(Sigma, "true_cov")
+    root = evecs * np.sqrt(evals)  # Sigma = root @ root.T
+    N = check_positive_int(N, "N", minimum=2)
+    n_sets = check_positive_int(n_sets, "n_sets", minimum=2)
+    c = check_nonnegative(c, "c")
+    rng = np.random.default_rng(check_seed(seed))
+    train, test = np.empty((n_sets, schedule.T)), np.empty((n_sets, schedule.T))
+    for i in progress(range(n_sets), desc="training sets", **({} if progress_bar else {"disable": True})):
+        X = mu + rng.standard_normal((N, mu.size)) @ root.T
+        model = LinearDiffusion.fit(X, schedule, c=c)
+        train[i], test[i] = model.train_loss_per_step(), model.test_loss_per_step(mu, Sigma)
+    return train, test
