@@ -182,6 +182,26 @@ def averaged_test_loss_per_step(eigenvalues, N: int, schedule: Schedule, c: floa
     return _averaged_losses(eigenvalues, N, schedule, c)[1]
 
 
+def averaged_test_loss_excess_per_step(eigenvalues, N: int, schedule: Schedule, c: float = 0.0) -> np.ndarray:
+    """E over training sets of L_test(t) - L_*(t), t = 1..T: the test loss above its optimum.
+
+    L_*(t) is the test loss of the model fitted on the true law (Sigma_0 = Sigma, mu_0 = mu, c = 0),
+    the smallest any linear denoiser reaches; with a = abar_t, s = 1 - a and kappa_0 = s / a,
+
+        L_*(t) = d - kappa_0 Tr (Sigma + kappa_0 Id)^-1 = sum_nu a lambda_nu / (a lambda_nu + s),
+
+    and E L_test(t) is :func:`averaged_test_loss_per_step`. The excess is >= 0 and vanishes as N -> infinity
+    at c = 0.
+
+    Parameters and returns as in :func:`averaged_train_loss_per_step`.
+
+    Defined in :doc:`chapter 4 </book/04_kl_divergence>`, equation :eq:`eq-test-loss-excess`.
+    """
+    test = _averaged_losses(eigenvalues, N, schedule, c)[1]  # validates every argument
+    lam, a = _spectrum(eigenvalues), schedule.alpha_bars[:, None]
+    return test - np.sum(a * lam / (a * lam + (1.0 - a)), axis=1)
+
+
 def averaged_unseen_variance(eigenvalues, N: int) -> float:
     """E Tr[P_0 Sigma]: the true variance in the directions the N training points never visit.
 

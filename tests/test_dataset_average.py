@@ -153,5 +153,29 @@ def test_bad_input_raises():
         av.averaged_train_loss_per_step([1.0], 5, sched, c=-0.1)
     with pytest.raises(ValueError, match="Schedule"):
         av.averaged_test_loss_per_step([1.0], 5, None)
+    with pytest.raises(ValueError, match="Schedule"):
+        av.averaged_test_loss_excess_per_step([1.0], 5, None)
     with pytest.raises(ValueError, match="NaN"):
         av.averaged_optimal_ridge([1.0, np.nan], 5)
+
+
+@pytest.mark.parametrize("k, N", [(0.0, 20), (2.0, 20), (1.0, 80)])
+def test_averaged_test_loss_excess_against_datasets(k, N):
+    """E L_test(t) - L_*(t): simulated training sets minus the dense test loss of the model fitted on the truth."""
+    sched = Schedule.linear(T=200)
+    lam, mean, cov, sets = _datasets(40, k, N, 80, seed=int(10 * k) + N + 3)
+    optimum = LinearDiffusion.from_stats(mean, cov, sched).test_loss_per_step(mean, cov)
+    excess = np.array([LinearDiffusion.fit(X, sched).test_loss_per_step(mean, cov) - optimum for X in sets])
+    theory = av.averaged_test_loss_excess_per_step(lam, N, sched)
+    assert np.all(theory > 0)
+    total = excess.sum(axis=1)
+    assert abs(total.mean() - theory.sum()) < 0.03 * theory.sum() + 3 * total.std() / np.sqrt(len(sets))
+    # and it vanishes for N -> infinity (the optimum is the population loss)
+    assert np.all(np.abs(av.averaged_test_loss_excess_per_step(lam, 10**9, sched)) < 1e-6 * optimum)
+
+
+def test_averaged_test_loss_excess_orders_structure():
+    """Below N = d the steeper spectrum misses less variance and so has the smaller excess."""
+    sched = Schedule.linear(T=200)
+    excess = [av.averaged_test_loss_excess_per_step(power_law_spectrum(40, k), 20, sched).sum() for k in (0, 1, 2)]
+    assert excess[0] > excess[1] > excess[2]
