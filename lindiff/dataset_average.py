@@ -26,6 +26,7 @@ import numpy as np
 from scipy.optimize import minimize_scalar
 
 from ._checks import as_finite_array, check_nonnegative, check_positive_int
+from .losses import losses_from_resolvent_traces
 from .schedule import Schedule
 
 
@@ -132,10 +133,8 @@ def _averaged_losses(eigenvalues, N, schedule, c):
     a = schedule.alpha_bars
     k0 = (1.0 - a) / a
     tr_R, tr_R2, tr_SR2 = _resolvent_traces(lam, N, c + k0)
-    d = lam.size
-    train = d - k0 * tr_R - c * k0 * tr_R2
-    test = d - 2.0 * k0 * tr_R + k0**2 * tr_R2 + k0 * (1.0 + 1.0 / N) * tr_SR2
-    return train, test
+    # <Tr[R (Sigma + delta delta^T) R]> = (1 + 1/N) <Tr[Sigma R^2]>: the mean error delta is independent of R
+    return losses_from_resolvent_traces(a, c, lam.size, tr_R, tr_R2, (1.0 + 1.0 / N) * tr_SR2)
 
 
 def averaged_train_loss_per_step(eigenvalues, N: int, schedule: Schedule, c: float = 0.0) -> np.ndarray:
