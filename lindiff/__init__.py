@@ -41,7 +41,7 @@ from .sampler import (
 )
 from .schedule import Schedule
 from .spectra import fit_power_law, participation_ratio, power_law_spectrum, random_rotation, rotated_covariance
-from .stats import empirical_stats
+from .stats import empirical_stats, rayleigh_median
 
 __version__ = "0.1.0"
 
@@ -69,6 +69,7 @@ __all__ = [
     "participation_ratio",
     "power_law_spectrum",
     "random_rotation",
+    "rayleigh_median",
     "rotated_covariance",
     "sampler_ridge_kl",
     "sampler_trajectories",

@@ -1,8 +1,10 @@
-"""Empirical statistics of a training set."""
+"""Empirical statistics of a training set, and the law of a sample median the chapters check against."""
 
 from __future__ import annotations
 
-from ._checks import as_data_matrix
+import numpy as np
+
+from ._checks import as_data_matrix, check_nonnegative, check_positive_int
 
 
 def empirical_stats(X, ddof: int = 0):
@@ -36,3 +38,33 @@ def empirical_stats(X, ddof: int = 0):
     Xc = X - mean
     cov = Xc.T @ Xc / (X.shape[0] - ddof)
     return mean, 0.5 * (cov + cov.T)
+
+
+def rayleigh_median(scale, n: int):
+    """Median of the Rayleigh law of scale s and the standard error of the median of n draws.
+
+    The distance r = |s z| with z ~ N(0, Id_2) has the Rayleigh density f(r) = r / s^2 exp(-r^2 / 2 s^2),
+    so P(r <= m) = 1 - exp(-m^2 / 2 s^2) = 1/2 at the median m = s sqrt(2 ln 2), where f(m) = m / (2 s^2).
+    The median of n independent draws is asymptotically normal about m with standard deviation
+
+        1 / (2 f(m) sqrt(n)) = s / sqrt(2 n ln 2).
+
+    Parameters
+    ----------
+    scale : float
+        s > 0, the standard deviation of each of the two coordinates.
+    n : int
+        Number of draws whose median is taken.
+
+    Returns
+    -------
+    median, standard_error : float
+
+
+    Defined in :doc:`chapter 1 </book/01_diffusion_models>`, equation :eq:`eq-rayleigh-median`.
+    """
+    s = check_nonnegative(scale, "scale")
+    if s == 0:
+        raise ValueError("scale must be > 0 (the standard deviation of each coordinate), got 0")
+    n = check_positive_int(n, "n")
+    return s * np.sqrt(2.0 * np.log(2.0)), s / np.sqrt(2.0 * n * np.log(2.0))

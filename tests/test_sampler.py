@@ -6,7 +6,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as hs
 
-from lindiff import LinearDiffusion, Schedule, ddpm_sample, diagonal_sample, diagonal_sampler_law
+from lindiff import (
+    LinearDiffusion,
+    Schedule,
+    ddpm_sample,
+    diagonal_sample,
+    diagonal_sampler_law,
+    optimal_sampler_mean_factors,
+    optimal_sampler_variances,
+)
 from lindiff.memorisation import EmpiricalDenoiser
 from lindiff.sampler import affine_sampler_law, forward_trajectories, sampler_trajectories
 
@@ -64,6 +72,27 @@ def test_diagonal_law_of_the_optimum_is_the_closed_form(make_data):
         np.testing.assert_allclose(
             mean, (1 - ab[-1] * lam / v[-1]) * (model.eigenvectors.T @ model.mean), rtol=1e-9, atol=1e-12
         )
+
+
+@pytest.mark.parametrize("beta_max", [1e-2, 2e-2])
+def test_shrinkage_of_large_variances_against_scalar_loop(beta_max):
+    """C(lam)/lam and the mean factor along a spectrum up to lam = 1e4 (CelebA's top eigenvalue at 80x80
+    grey is about 674), T = 1000, for the talk's and Ho et al.'s beta_max: the closed forms against the
+    step-by-step loop with the optimal weight sqrt(1 - abar_t) / v_t and centre sqrt(abar_t)."""
+    sched = Schedule.linear(T=1000, beta_max=beta_max)
+    lam = np.array([1e-3, 1.0, 20.5, 107.7, 673.7, 1e4])
+    ab = sched.alpha_bars[:, None]
+    w = np.sqrt(1.0 - ab) / (ab * lam + 1.0 - ab)
+    m = np.sqrt(ab) * np.ones_like(lam)
+    ratio = optimal_sampler_variances(lam, sched) / lam
+    factor = optimal_sampler_mean_factors(lam, sched)
+    for nu in range(lam.size):
+        ref_mean, ref_var = _scalar_law(w, m, sched, nu)
+        assert ratio[nu] == pytest.approx(ref_var / lam[nu], rel=1e-9)
+        assert factor[nu] == pytest.approx(ref_mean, rel=1e-9)
+    # the shrinkage grows with lam and is strong for the talk's schedule only
+    assert np.all(np.diff(ratio[1:]) < 0) and np.all(np.diff(factor) < 0)
+    assert (ratio[4] < 0.5) if beta_max == 1e-2 else (ratio[4] > 0.99)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
