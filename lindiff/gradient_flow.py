@@ -72,7 +72,7 @@ def effective_ridge(tau, eta: float, schedule: Schedule) -> np.ndarray:
 
 
 class GradientFlow:
-    """Gradient flow (and gradient descent) of the linear denoiser from W(0) = 0, in closed form.
+    """Gradient flow (and gradient descent) of the linear denoiser from W(0) = 0 or a random start, in closed form.
 
     Parameters
     ----------
