@@ -85,9 +85,10 @@ class GradientFlow:
         L2 weight decay (adds weight_decay / 2 to every stiffness); 0 by default.
     init_variance : float
         Variance q of the i.i.d. Gaussian entries of the starting weights W_t(0) (0: the zero start;
-        1 / d: the random start of :class:`lindiff.train.Trainer` with ``init="random"``). The
-        weights and the sampled law are those of the mean start, 0; the losses are averages over
-        the start (equation :eq:`eq-random-start-loss`).
+        1 / d: the random start of :class:`lindiff.train.Trainer` with ``init="random"``). Only the
+        losses depend on it, as averages over the start (equation :eq:`eq-random-start-loss`);
+        :meth:`weights`, the sampled law and the KL describe the zero start, which is the mean of W(tau)
+        over random starts.
 
 
     Defined in :doc:`chapter 6 </book/06_early_stopping>`, equations :eq:`eq-gradient-flow`,
@@ -174,12 +175,13 @@ class GradientFlow:
         Defined in :doc:`chapter 6 </book/06_early_stopping>`, equations :eq:`eq-gradient-flow` and
         :eq:`eq-gradient-descent`.
         """
+        gamma = self.stiffness
         if discrete:
             fraction = 1.0 - self.decay(tau, discrete=True)
         else:
-            fraction = -np.expm1(-2.0 * self.eta * as_times(tau)[..., None, None] * self.stiffness)
+            fraction = -np.expm1(-2.0 * self.eta * as_times(tau)[..., None, None] * gamma)
         s = 1.0 - self.schedule.alpha_bars[:, None]
-        return np.sqrt(s) * fraction / self.stiffness
+        return np.sqrt(s) * fraction / gamma
 
     def _blocks(self, tau):
         """Training times in blocks of at most ~4 million (tau, t, nu) entries: bounded memory at d = 784, T = 1000."""
