@@ -253,8 +253,12 @@ class Trainer:
         SGD momentum (0: plain SGD).
     bias : {"learned", "optimal"}
         Learn b_t (from 0) or hold it at its optimum -sqrt(abar_t) mu_0.
+    init : {"zero", "random"}
+        Start the W_t at 0, or with i.i.d. N(0, 1/d) entries (drawn from ``seed`` by a generator of
+        their own, so the minibatches are those of the zero start); the gradient flow from such a start is
+        :class:`lindiff.gradient_flow.GradientFlow` with ``init_variance=1/d`` (equation :eq:`eq-random-start`).
     seed : int
-        Seeds the rows, steps and noises drawn; 0 <= seed < 2**63.
+        Seeds the rows, steps and noises drawn, and the random start; 0 <= seed < 2**63.
     device : str or torch.device, optional
         Default: CUDA when available, else the CPU.
     dtype : torch.dtype
@@ -286,6 +290,7 @@ class Trainer:
         weight_decay: float = 0.0,
         momentum: float = 0.0,
         bias: str = "learned",
+        init: str = "zero",
         seed: int = 0,
         device=None,
         dtype=torch.float64,
@@ -294,6 +299,8 @@ class Trainer:
             raise ValueError("schedule must be a lindiff.Schedule, e.g. Schedule.linear()")
         X = as_data_matrix(X)
         momentum = _check_options(optimizer, bias, dtype, momentum)
+        if init not in ("zero", "random"):
+            raise ValueError(f"init must be 'zero' or 'random', got {init!r}")
         self.batch_size = check_positive_int(batch_size, "batch_size")
         self.c = check_nonnegative(c, "c")
         weight_decay = check_nonnegative(weight_decay, "weight_decay")
@@ -325,6 +332,10 @@ class Trainer:
 
         n = self.steps.size
         self.W = torch.zeros((n, d, d), **opts, requires_grad=True)
+        if init == "random":
+            with torch.no_grad():
+                gen = torch.Generator(device=self.device).manual_seed(seed + 2)
+                self.W.normal_(0.0, d**-0.5, generator=gen)
         self.b = torch.zeros((n, d), **opts, requires_grad=(bias == "learned"))
         with torch.no_grad():
             if bias == "optimal":

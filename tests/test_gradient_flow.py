@@ -11,6 +11,7 @@ import pytest
 from scipy.integrate import solve_ivp
 
 import lindiff as ld
+from lindiff import gradient_flow
 from lindiff.gradient_flow import GradientFlow, effective_ridge
 from lindiff.kl import KLToTruth, optimal_ridge_sampler, sampler_ridge_kl
 from lindiff.sampler import affine_sampler_law
@@ -345,3 +346,137 @@ def test_max_stable_eta_is_the_gradient_descent_stability_edge(factor, converges
         assert max(errors) < 1e-8
     else:
         assert max(errors) > 1e3
+
+
+def _scalar_sampler_law(w, m, last_step_noise):
+    """The sampler recursion for one direction, written as a plain loop over t = T..1."""
+    mean, var = 0.0, 1.0
+    for t in range(SCHED.T, 0, -1):
+        beta, abar = SCHED.betas[t - 1], SCHED.alpha_bars[t - 1]
+        g = beta / np.sqrt(1 - abar)
+        A = (1 - g * w[t - 1]) / np.sqrt(1 - beta)
+        mean = A * mean + g * w[t - 1] * m[t - 1] / np.sqrt(1 - beta)
+        var = A**2 * var + (beta if (t > 1 or last_step_noise) else 0.0)
+    return mean, var
+
+
+@pytest.mark.parametrize("last_step_noise", [True, False])
+def test_sampling_law_without_last_step_noise(last_step_noise):
+    X, mu, Sigma = _problem(d=5, N=3)
+    model = ld.LinearDiffusion.fit(X, SCHED)
+    flow = GradientFlow(model, eta=0.2)
+    taus = np.array([0.0, 2.5, 40.0, np.inf])
+    mean, var = flow.sampling_law(taus, last_step_noise=last_step_noise)
+    centres = flow._mean_centres()
+    for i, tau in enumerate(taus):
+        w = flow.weights(tau)
+        for nu in range(model.d):
+            m_loop, v_loop = _scalar_sampler_law(w[:, nu], centres[:, nu], last_step_noise)
+            np.testing.assert_allclose([mean[i, nu], var[i, nu]], [m_loop, v_loop], rtol=1e-12, atol=1e-14)
+    # fully trained: the law of LinearDiffusion with the same convention
+    np.testing.assert_allclose(var[-1], model.sampling_variances(last_step_noise), rtol=1e-10, atol=1e-14)
+    ref_mean, ref_cov = model.sampling_distribution(last_step_noise)
+    got_mean, got_cov = flow.sampling_distribution(np.inf, last_step_noise=last_step_noise)
+    np.testing.assert_allclose(got_mean, ref_mean, atol=1e-12)
+    np.testing.assert_allclose(got_cov, ref_cov, atol=1e-12)
+    kl = flow.kl(taus[1:], mu, Sigma, last_step_noise=last_step_noise)
+    for tau, k in zip(taus[1:3], kl):
+        np.testing.assert_allclose(
+            k, ld.gaussian_kl(*flow.sampling_distribution(tau, last_step_noise=last_step_noise), mu, Sigma), rtol=1e-9
+        )
+    # N < d without noise at t = 1: the unseen directions collapse at tau = inf and the KL is infinite
+    unseen = model.eigenvalues == 0
+    assert unseen.any()
+    if last_step_noise:
+        assert np.all(var[-1, unseen] >= SCHED.betas[0]) and np.isfinite(kl[-1])
+    else:
+        assert np.all(var[-1, unseen] < 1e-12) and kl[-1] == np.inf and np.all(np.isfinite(kl[:2]))
+        assert flow.kl(np.inf, mu, Sigma, last_step_noise=False) == np.inf
+
+
+def test_optimal_stopping_without_last_step_noise_is_finite_and_a_minimum():
+    X, mu, Sigma = _problem(d=5, N=3)
+    flow = GradientFlow(ld.LinearDiffusion.fit(X, SCHED), eta=0.2)
+    tau_star, kl_star = flow.optimal_stopping(mu, Sigma, np.logspace(-1, 4, 30), last_step_noise=False)
+    fine = np.logspace(-1, 4, 4001)
+    brute = flow.kl(fine, mu, Sigma, last_step_noise=False)
+    assert np.isfinite(kl_star) and kl_star <= brute.min() + 1e-9
+    assert abs(np.log(tau_star / fine[np.argmin(brute)])) < 0.01
+
+
+def test_optimal_stopping_of_the_test_loss_is_the_brute_force_minimum():
+    X, mu, Sigma = _problem(d=5, N=3)
+    flow = GradientFlow(ld.LinearDiffusion.fit(X, SCHED), eta=0.2)
+    tau_star, loss_star = flow.optimal_stopping(mu, Sigma, np.logspace(-1, 4, 30), criterion="test_loss")
+    fine = np.logspace(-1, 4, 4001)
+    brute = flow.test_loss(fine, mu, Sigma)
+    assert loss_star <= brute.min() + 1e-9 and abs(np.log(tau_star / fine[np.argmin(brute)])) < 0.01
+    np.testing.assert_allclose(loss_star, flow.test_loss(tau_star, mu, Sigma), rtol=1e-12)
+    with pytest.raises(ValueError, match="criterion"):
+        flow.optimal_stopping(mu, Sigma, np.logspace(-1, 4, 30), criterion="loss")
+
+
+def test_blocks_of_training_times_give_the_same_numbers(monkeypatch):
+    X, mu, Sigma = _problem(d=5, N=3)
+    flow = GradientFlow(ld.LinearDiffusion.fit(X, SCHED), eta=0.2, init_variance=0.3)
+    taus = np.logspace(-1, 3, 7)
+    whole = (flow.test_loss(taus, mu, Sigma), flow.kl(taus, mu, Sigma), flow.sampling_law(taus)[1])
+    monkeypatch.setattr(gradient_flow, "_BLOCK", 2 * SCHED.T * 5)  # two training times per block
+    blocked = (flow.test_loss(taus, mu, Sigma), flow.kl(taus, mu, Sigma), flow.sampling_law(taus)[1])
+    for a, b in zip(whole, blocked):
+        np.testing.assert_allclose(a, b, rtol=1e-14)
+
+
+@pytest.mark.parametrize("discrete", [False, True])
+def test_a_random_start_relaxes_as_the_decay_factor_says(discrete):
+    """W(tau) = W_inf + (W0 - W_inf) V diag(decay) V^T: against the matrix flow integrated numerically
+    with finite-difference gradients, and against gradient descent iterated with them."""
+    X, _, _ = _problem()
+    model = ld.LinearDiffusion.fit(X, SCHED)
+    eta, tau, t = 0.05, 6.0, 3
+    flow = GradientFlow(model, eta=eta)
+    d = model.d
+    W0 = np.random.default_rng(7).standard_normal((d, d)) / np.sqrt(d)
+    V = model.eigenvectors
+    W_inf = V @ np.diag(flow.weights(np.inf)[t - 1]) @ V.T
+    expect = W_inf + (W0 - W_inf) @ V @ np.diag(flow.decay(tau, discrete)[t - 1]) @ V.T
+    if discrete:
+        W = W0.copy()
+        for _ in range(int(tau)):
+            W = W - eta * _fd_grad(W, t, X)
+    else:
+        sol = solve_ivp(
+            lambda _, y: -eta * _fd_grad(y.reshape(d, d), t, X).ravel(), (0, tau), W0.ravel(), rtol=1e-10, atol=1e-12
+        )
+        W = sol.y[:, -1].reshape(d, d)
+    np.testing.assert_allclose(W, expect, atol=1e-6)
+
+
+@pytest.mark.parametrize("discrete", [False, True])
+def test_random_start_losses_are_the_average_over_starts(discrete):
+    """The expected loss of a random start, against the exact loss of the dense weights averaged over
+    many starts W0 with i.i.d. N(0, q) entries."""
+    X, mu, Sigma = _problem(d=5, N=3)
+    model = ld.LinearDiffusion.fit(X, SCHED)
+    q, eta, tau = 0.2, 0.1, 3.0
+    flow = GradientFlow(model, eta=eta, init_variance=q)
+    zero_start = GradientFlow(model, eta=eta)
+    d, V = model.d, model.eigenvectors
+    n = 4000
+    W0 = np.random.default_rng(11).standard_normal((n, d, d)) * np.sqrt(q)
+    delta = mu - model.mean
+    for t in (1, 6, 12):
+        a = SCHED.alpha_bars[t - 1]
+        s = 1 - a
+        E = V @ np.diag(flow.decay(tau, discrete)[t - 1]) @ V.T
+        W_inf = V @ np.diag(flow.weights(np.inf)[t - 1]) @ V.T
+        W = W_inf + (W0 - W_inf) @ E  # (n, d, d)
+        for m2_matrix, exact in (
+            (Sigma + np.outer(delta, delta), flow.test_loss(tau, mu, Sigma, steps=[t], discrete=discrete)),
+            (np.cov(X.T, ddof=0), flow.train_loss(tau, steps=[t], discrete=discrete)),
+        ):
+            M = s * np.eye(d) + a * m2_matrix
+            per = d - 2 * np.sqrt(s) * np.trace(W, axis1=1, axis2=2) + np.einsum("nij,jk,nik->n", W, M, W)
+            assert abs(per.mean() - exact) < 5 * per.std() / np.sqrt(n)
+    assert flow.test_loss(np.inf, mu, Sigma) == pytest.approx(zero_start.test_loss(np.inf, mu, Sigma), rel=1e-12)
+    assert flow.test_loss(1.0, mu, Sigma) > zero_start.test_loss(1.0, mu, Sigma)

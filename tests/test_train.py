@@ -490,3 +490,48 @@ def test_importing_lindiff_imports_neither_torch_nor_matplotlib():
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
+
+
+def test_random_start_is_seeded_scaled_and_relaxes_as_full_batch_descent_predicts():
+    """W_n = W_inf + (W_0 - W_inf)(Id - 2 lr K_t)^n, with the matrix power taken in numpy (no eigenbasis)."""
+    X = _data(N=3, d=6)
+    lr, n = 0.08, 25
+    opts = dict(lr=lr, full_batch=True, bias="optimal", init="random", seed=4, device="cpu")
+    W0 = Trainer(X, SCHED, **opts).weights()[0]
+    np.testing.assert_array_equal(W0, Trainer(X, SCHED, **opts).weights()[0])  # seeded
+    assert not np.array_equal(W0, Trainer(X, SCHED, **{**opts, "seed": 5}).weights()[0])
+    big = Trainer(np.random.default_rng(0).standard_normal((5, 200)), SCHED, **opts).weights()[0]
+    assert abs(big.mean()) < 5 * np.sqrt(1 / 200 / big.size) and abs(big.var() * 200 - 1) < 0.02
+
+    run = train(X, SCHED, iterations=n, progress_bar=False, **opts)
+    model = ld.LinearDiffusion.fit(X, SCHED)
+    _, cov0 = ld.empirical_stats(X, ddof=0)
+    d = X.shape[1]
+    for i, t in enumerate(range(1, SCHED.T + 1)):
+        a = SCHED.alpha_bars[t - 1]
+        K = a * cov0 + (1 - a) * np.eye(d)
+        W_inf = model.weights(t)[0]
+        expect = W_inf + (W0[i] - W_inf) @ np.linalg.matrix_power(np.eye(d) - 2 * lr * K, n)
+        np.testing.assert_allclose(run.weights[-1][i], expect, atol=1e-11)
+
+
+def test_random_start_uses_the_same_minibatches_as_the_zero_start():
+    """With the bias held at its optimum, a minibatch SGD step is affine in W for given draws; the random start
+    has a generator of its own, so the draws do not depend on the start, and the runs from 0, W_0 and 2 W_0
+    end at W(2 W_0) - W(W_0) = W(W_0) - W(0)."""
+    X = _data(N=4, d=5)
+    opts = dict(lr=0.05, batch_size=8, bias="optimal", seed=3, device="cpu", progress_bar=False, iterations=30)
+    zero = train(X, SCHED, init="zero", **opts).weights[-1]
+    rand = train(X, SCHED, init="random", **opts).weights[-1]
+    tr = Trainer(X, SCHED, lr=0.05, batch_size=8, bias="optimal", init="random", seed=3, device="cpu")
+    with torch.no_grad():
+        tr.W.mul_(2.0)
+    twice = tr.run(30, progress_bar=False).weights[-1]
+    # linearity in the start: twice - rand = rand - zero, exactly up to round-off
+    np.testing.assert_allclose(twice - rand, rand - zero, atol=1e-10)
+    assert np.abs(rand - zero).max() > 1e-3
+
+
+def test_bad_init_raises():
+    with pytest.raises(ValueError, match="init"):
+        Trainer(_data(), SCHED, lr=0.1, init="uniform", device="cpu")
