@@ -29,6 +29,7 @@ import torch
 from torch import nn
 
 from ._checks import as_data_matrix, check_positive_int
+from .sampler import ddpm_sample
 from .schedule import Schedule
 from .train import TrainingLoop, _checked_device
 
@@ -350,8 +351,6 @@ def train_and_sample(trainer: NetworkTrainer, checkpoints, n_samples, seed: int 
 
     Defined in :doc:`chapter 7 </book/07_trained_networks>`.
     """
-    from .sampler import ddpm_sample
-
     checkpoints = [int(c) for c in checkpoints]
     if not checkpoints or any(b <= a for a, b in zip([trainer.iteration, *checkpoints], checkpoints)):
         raise ValueError(
