@@ -168,3 +168,28 @@ def memorised_fraction(samples, X, ratio: float = 1.0 / 3.0) -> float:
     Defined in :doc:`chapter 7 </book/07_trained_networks>`, equation :eq:`eq-memorised`.
     """
     return float(np.mean(memorised(samples, X, ratio)))
+
+
+def transition_size(Ns, fractions, level: float = 0.5) -> float:
+    """The training-set size where the memorised fraction first falls through ``level``.
+
+    With fractions f_k at increasing sizes N_k, the first k with f_k >= level > f_{k+1}, and
+    log N* interpolated linearly in log N between them:
+
+        log N* = log N_k + (f_k - level) / (f_k - f_{k+1}) (log N_{k+1} - log N_k).
+
+    Returns NaN when the fraction never falls through the level (no transition in the range).
+
+    Defined in :doc:`chapter 7 </book/07_trained_networks>`, equation :eq:`eq-transition-size`.
+    """
+    N = as_finite_array(Ns, "Ns", ndim=1)
+    f = as_finite_array(fractions, "fractions", ndim=1)
+    if N.shape != f.shape or N.size < 2 or np.any(N <= 0) or np.any(np.diff(N) <= 0):
+        raise ValueError("Ns must be increasing positive sizes and fractions one value per size (at least two)")
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level!r}")
+    for k in range(N.size - 1):
+        if f[k] >= level > f[k + 1]:
+            x = (f[k] - level) / (f[k] - f[k + 1])
+            return float(np.exp(np.log(N[k]) + x * (np.log(N[k + 1]) - np.log(N[k]))))
+    return float("nan")

@@ -213,3 +213,13 @@ def test_memorised_rejects_bad_input():
         mem.memorised(np.zeros((2, 4)), X)
     with pytest.raises(ValueError, match="X"):
         mem.memorised(np.zeros((2, 3)), np.zeros((1, 3)))
+
+
+def test_transition_size_interpolates_in_log_n():
+    # f falls from 0.8 at N = 10 to 0.2 at N = 1000: 1/2 is crossed half way in log N, at N = 100
+    assert mem.transition_size([1, 10, 1000, 5000], [1.0, 0.8, 0.2, 0.0]) == pytest.approx(100.0)
+    # a crossing at a quarter of the way: 0.8 -> 0.4 crosses 0.7 at log N = log 10 + 0.25 log 100
+    assert mem.transition_size([10, 1000], [0.8, 0.4], level=0.7) == pytest.approx(10 * 100**0.25)
+    assert np.isnan(mem.transition_size([1, 2, 4], [0.3, 0.2, 0.1]))  # never above 1/2
+    with pytest.raises(ValueError, match="Ns"):
+        mem.transition_size([2, 1], [1.0, 0.0])
