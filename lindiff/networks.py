@@ -50,7 +50,9 @@ class _TimeMLP(nn.Module):
 
     def __init__(self, T: int, dim: int):
         super().__init__()
-        self.T, self.dim = T, dim
+        if check_positive_int(dim, "emb_dim") % 2:
+            raise ValueError(f"emb_dim must be even, got {dim}")
+        self.T, self.dim = check_positive_int(T, "T"), dim
         self.net = nn.Sequential(nn.Linear(dim, dim), nn.SiLU(), nn.Linear(dim, dim))
 
     def forward(self, t):
@@ -92,9 +94,7 @@ class MLPDenoiser(nn.Module):
         self.d = check_positive_int(d, "d")
         check_positive_int(width, "width")
         check_positive_int(blocks, "blocks", minimum=0)
-        if check_positive_int(emb_dim, "emb_dim") % 2:
-            raise ValueError(f"emb_dim must be even, got {emb_dim}")
-        self.time = _TimeMLP(check_positive_int(T, "T"), emb_dim)
+        self.time = _TimeMLP(T, emb_dim)
         self.inp = nn.Linear(d, width)
         self.blocks = nn.ModuleList(_ResidualBlock(width, emb_dim) for _ in range(blocks))
         self.out = nn.Linear(width, d)
@@ -137,9 +137,10 @@ class UNetDenoiser(nn.Module):
     channels : int
         Channels at the first level (a multiple of 8: group norm uses 8 groups).
     emb_dim : int
+        Size of the time embedding (even), as in :class:`MLPDenoiser`.
 
 
-    Defined in :doc:`chapter 7 </book/07_trained_networks>`, equation :eq:`eq-mlp-denoiser`.
+    Defined in :doc:`chapter 7 </book/07_trained_networks>` (the section on MNIST).
     """
 
     def __init__(self, image_shape, T: int, channels: int = 16, emb_dim: int = 64):
@@ -151,7 +152,7 @@ class UNetDenoiser(nn.Module):
         self.image_shape = tuple(int(n) for n in image_shape)
         self.d = self.image_shape[0] * self.image_shape[1]
         c = channels
-        self.time = _TimeMLP(check_positive_int(T, "T"), emb_dim)
+        self.time = _TimeMLP(T, emb_dim)
         self.inp = nn.Conv2d(1, c, 3, padding=1)
         self.down = _ConvBlock(c, c, emb_dim)
         self.mid = _ConvBlock(c, 2 * c, emb_dim)

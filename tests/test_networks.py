@@ -8,6 +8,7 @@ import lindiff as ld
 from lindiff import networks
 from lindiff.train import TrainingDiverged
 
+torch.set_num_threads(1)  # tiny networks: extra threads only add overhead on a shared machine
 TINY = ld.Schedule.linear(T=4, beta_min=0.05, beta_max=0.5)
 
 
@@ -112,5 +113,7 @@ def test_bad_input_is_refused():
         networks.UNetDenoiser((5, 6), 4)
     with pytest.raises(ValueError, match="channels"):
         networks.UNetDenoiser((4, 6), 4, channels=12)
+    with pytest.raises(ValueError, match="emb_dim"):
+        networks.UNetDenoiser((4, 6), 4, emb_dim=9)
     with pytest.raises(ValueError, match="checkpoints"):
         networks.train_and_sample(networks.NetworkTrainer(X, TINY, net), [2, 1], 3)
