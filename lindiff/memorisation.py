@@ -123,3 +123,73 @@ def nearest_training_point(samples, X):
     index = np.argmin(sq, axis=1)
     distance = np.linalg.norm(samples - X[index], axis=1)
     return distance, index
+
+
+def memorised(samples, X, ratio: float = 1.0 / 3.0) -> np.ndarray:
+    """Which samples sit on a training point: the ratio test of the memorisation literature.
+
+    A sample x counts as memorised when || x - x_(1) || < ratio || x - x_(2) ||, x_(1) and x_(2)
+    its nearest and second-nearest training rows (ratio 1/3: Yoon et al. 2023, Gu et al. 2023). A
+    copy of a training point passes (distance 0); a fresh draw from a continuous law almost never
+    does once the training rows are spread out. Distances are computed in float64.
+
+    Parameters
+    ----------
+    samples : array_like, shape (n, d)
+    X : array_like, shape (N, d)
+        Training rows, N >= 2.
+    ratio : float
+        In (0, 1].
+
+    Returns
+    -------
+    ndarray of bool, shape (n,)
+
+
+    Defined in :doc:`chapter 7 </book/07_trained_networks>`, equation :eq:`eq-memorised`.
+    """
+    X = as_data_matrix(X, min_rows=2)
+    samples = _as_batch(samples, X.shape[1], "samples")
+    if not 0 < ratio <= 1:
+        raise ValueError(f"ratio must be in (0, 1], got {ratio!r}")
+    sq_norms = np.sum(X**2, axis=1)
+    size = max(1, _CHUNK_ENTRIES // X.shape[0])
+    out = []
+    for block in (samples[i : i + size] for i in range(0, len(samples), size)):
+        sq = np.sum(block**2, axis=1)[:, None] - 2.0 * block @ X.T + sq_norms[None, :]
+        two = np.sqrt(np.maximum(np.partition(sq, 1, axis=1)[:, :2], 0.0))
+        out.append(two[:, 0] < ratio * two[:, 1])
+    return np.concatenate(out) if out else np.zeros(0, dtype=bool)
+
+
+def memorised_fraction(samples, X, ratio: float = 1.0 / 3.0) -> float:
+    """The fraction of samples that :func:`memorised` counts as copies of training rows.
+
+    Defined in :doc:`chapter 7 </book/07_trained_networks>`, equation :eq:`eq-memorised`.
+    """
+    return float(np.mean(memorised(samples, X, ratio)))
+
+
+def transition_size(Ns, fractions, level: float = 0.5) -> float:
+    """The training-set size where the memorised fraction first falls through ``level``.
+
+    With fractions f_k at increasing sizes N_k, the first k with f_k >= level > f_{k+1}, and
+    log N* interpolated linearly in log N between them:
+
+        log N* = log N_k + (f_k - level) / (f_k - f_{k+1}) (log N_{k+1} - log N_k).
+
+    Returns NaN when the fraction never falls through the level (no transition in the range).
+
+    Defined in :doc:`chapter 7 </book/07_trained_networks>`, equation :eq:`eq-transition-size`.
+    """
+    N = as_finite_array(Ns, "Ns", ndim=1)
+    f = as_finite_array(fractions, "fractions", ndim=1)
+    if N.shape != f.shape or N.size < 2 or np.any(N <= 0) or np.any(np.diff(N) <= 0):
+        raise ValueError("Ns must be increasing positive sizes and fractions one value per size (at least two)")
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level!r}")
+    for k in range(N.size - 1):
+        if f[k] >= level > f[k + 1]:
+            x = (f[k] - level) / (f[k] - f[k + 1])
+            return float(np.exp(np.log(N[k]) + x * (np.log(N[k + 1]) - np.log(N[k]))))
+    return float("nan")

@@ -227,7 +227,74 @@ def _divergence_message(trainer, worst: float, finite: bool) -> str:
     )
 
 
-class Trainer:
+class TrainingLoop:
+    """The loop every trainer shares: steps, the divergence watch, and the step generator.
+
+    A subclass sets ``iteration = 0``, ``_loss = None`` and ``_worst`` (a zero device scalar) in its
+    ``__init__`` (:meth:`_start_loop`) and implements ``_update`` (one optimizer step that leaves the
+    loss of the weights before the step in ``_loss``, a device scalar), ``_zero_loss`` (the loss of
+    the model that predicts zero noise), ``_weights_finite`` and ``_divergence_message``. Used by
+    :class:`Trainer` (the linear denoiser) and :class:`lindiff.networks.NetworkTrainer`.
+
+
+    Defined in :doc:`chapter 6 </book/06_early_stopping>`, equation :eq:`eq-sgd-loss`.
+    """
+
+    def _start_loop(self, device, dtype) -> None:
+        self.iteration = 0
+        self._loss = None  # loss of the weights before the last step (a device scalar: no wait)
+        self._worst = torch.zeros((), device=device, dtype=dtype)  # largest such loss since the last check
+
+    def step(self):
+        """One optimizer step; every 16 steps, raises :class:`TrainingDiverged` if the loss diverged."""
+        self._update()
+        torch.maximum(self._worst, self._loss.detach(), out=self._worst)  # NaN propagates
+        self.iteration += 1
+        if self.iteration % _CHECK_EVERY == 0:
+            self._check_divergence()
+
+    @torch.no_grad()
+    def _check_divergence(self, weights: bool = False) -> None:
+        """Raise :class:`TrainingDiverged` if a loss since the last check is not finite or exceeds 1e6
+        times the loss of the zero model, or (with ``weights``) a weight is not finite.
+
+        A weight that is NaN or inf makes every later loss NaN, so between steps the losses suffice;
+        ``weights`` (one pass over the weights) catches the last step of a run, whose loss is never computed.
+        """
+        worst = float(self._worst)
+        finite = not weights or self._weights_finite()
+        if not finite or not worst <= _EXPLODED * self._zero_loss():
+            raise TrainingDiverged(self._divergence_message(worst, finite))
+
+    @property
+    def loss(self) -> float:
+        """The loss of the weights before the last step (the minibatch estimate, or in the linear
+        trainer's full-batch mode the exact value); reading it waits for the device."""
+        return float("nan") if self._loss is None else float(self._loss)
+
+    def iterate(self, iterations: int):
+        """Take ``iterations`` optimizer steps, yielding the trainer after each one.
+
+        The caller decides what to record at each step: ``iteration``, :attr:`loss`, the weights,
+        or nothing (reading a value waits for the device). Breaking out early is allowed. Every 16
+        steps, and on the weights after the last one, raises :class:`TrainingDiverged` if training
+        diverged.
+
+        Examples
+        --------
+        >>> losses = [trainer.loss for trainer in Trainer(X, schedule, lr=0.05).iterate(100)]  # doctest: +SKIP
+
+
+        Defined in :doc:`chapter 6 </book/06_early_stopping>`, equation :eq:`eq-sgd-loss`.
+        """
+        iterations = check_positive_int(iterations, "iterations", minimum=0)
+        for _ in range(iterations):
+            self.step()
+            yield self
+        self._check_divergence(weights=True)
+
+
+class Trainer(TrainingLoop):
     """State of one training run of the linear denoiser (see the module docstring for the losses).
 
     Parameters
@@ -313,7 +380,7 @@ class Trainer:
         if seed >= 2**63:
             raise ValueError(f"seed must be < 2**63 (torch's generators take 64-bit seeds), got {seed}")
         self.dtype = dtype
-        self.iteration = 0
+        self._start_loop(self.device, dtype)
 
         N, d = X.shape
         self.N, self.d = N, d
@@ -346,8 +413,6 @@ class Trainer:
         if not self._fused_sgd:
             self.optimizer = self._torch_optimizer(optimizer, momentum)
         self._hessian = None
-        self._loss = None  # loss of the weights before the last step (a device scalar: no wait)
-        self._worst = torch.zeros((), **opts)  # largest such loss since the last check
         self._gen_cpu = torch.Generator().manual_seed(seed)
         self._gen_dev = torch.Generator(device=self.device).manual_seed(seed + 1)
 
@@ -445,31 +510,22 @@ class Trainer:
         g.baddbmm_(Wy, ybar[:, None, :], alpha=2.0)
         self.b.grad.copy_(torch.bmm(W.transpose(1, 2), Wy)[:, :, 0]).mul_(2.0)
 
-    def step(self):
-        """One optimizer step; every 16 steps, raises :class:`TrainingDiverged` if the loss diverged."""
+    def _update(self):
         if self._fused_sgd:
             self._fused_sgd_step()
         else:
             (self._full_batch_grad if self.full_batch else self._minibatch_grad)()
             self.optimizer.step()
-        torch.maximum(self._worst, self._loss, out=self._worst)  # NaN propagates
-        self.iteration += 1
-        if self.iteration % _CHECK_EVERY == 0:
-            self._check_divergence()
 
-    @torch.no_grad()
-    def _check_divergence(self, weights: bool = False) -> None:
-        """Raise :class:`TrainingDiverged` if a loss since the last check is not finite or exceeds 1e6
-        times the loss |S| d of the zero model, or (with ``weights``) a weight is not finite.
+    def _zero_loss(self) -> float:
+        return float(self.d * self.steps.size)
 
-        A weight that is NaN or inf makes every later loss NaN, so between steps the losses suffice;
-        ``weights`` (one pass over W) catches the last step of a run, whose loss is never computed.
-        """
-        worst = float(self._worst)
+    def _weights_finite(self) -> bool:
         # a NaN or inf weight makes the sum NaN or inf (so do weights near 1e300: diverged as well)
-        finite = not weights or bool(torch.isfinite(self.W.sum() + self.b.sum()))
-        if not finite or not worst <= _EXPLODED * self.d * self.steps.size:
-            raise TrainingDiverged(_divergence_message(self, worst, finite))
+        return bool(torch.isfinite(self.W.sum() + self.b.sum()))
+
+    def _divergence_message(self, worst: float, finite: bool) -> str:
+        return _divergence_message(self, worst, finite)
 
     # ------------------------------------------------------------------ evaluation
     @torch.no_grad()
@@ -514,39 +570,9 @@ class Trainer:
         eps.schedule = self.schedule  # lets the sampler refuse another schedule
         return eps
 
-    @property
-    def loss(self) -> float:
-        """The loss, with the ridge, of the weights before the last step.
-
-        The minibatch estimate of sum_t L_t, or in full-batch mode the exact value; reading it waits
-        for the device.
-        """
-        return float("nan") if self._loss is None else float(self._loss)
-
     def weights(self):
         """The current (W_t, b_t) of the trained steps as float64 numpy copies, shapes (n_steps, d, d), (n_steps, d)."""
         return (self.W.detach().double().cpu().numpy().copy(), self.b.detach().double().cpu().numpy().copy())
-
-    def iterate(self, iterations: int):
-        """Take ``iterations`` optimizer steps, yielding the trainer after each one.
-
-        The caller decides what to record at each step: ``iteration``, :attr:`loss`,
-        :meth:`weights`, :meth:`expected_loss`, or nothing (reading a value waits for the device).
-        Breaking out early is allowed. Every 16 steps, and on the weights after the last one, raises
-        :class:`TrainingDiverged` if training diverged.
-
-        Examples
-        --------
-        >>> losses = [trainer.loss for trainer in Trainer(X, schedule, lr=0.05).iterate(100)]  # doctest: +SKIP
-
-
-        Defined in :doc:`chapter 6 </book/06_early_stopping>`, equation :eq:`eq-sgd-loss`.
-        """
-        iterations = check_positive_int(iterations, "iterations", minimum=0)
-        for _ in range(iterations):
-            self.step()
-            yield self
-        self._check_divergence(weights=True)
 
     def run(
         self, iterations: int, log_at=None, test_stats=None, keep_weights: bool = True, progress_bar: bool = True

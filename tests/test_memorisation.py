@@ -168,3 +168,58 @@ def test_bad_input():
         train_loss_samples(emp, X, SCHED, 1, n_noise=0)
     with pytest.raises(ValueError, match="samples must have shape"):
         nearest_training_point(np.zeros((2, 3)), X)
+
+
+# ------------------------------------------------------------------ the ratio test (chapter 7)
+def _memorised_by_loops(samples, X, ratio):
+    """Brute force: sort the distances of each sample to every training row."""
+    out = []
+    for s in samples:
+        dist = sorted(float(np.sqrt(np.sum((s - x) ** 2))) for x in X)
+        out.append(dist[0] < ratio * dist[1])
+    return np.array(out)
+
+
+def test_memorised_agrees_with_sorting_every_distance():
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((30, 4))
+    samples = np.concatenate([X[:10] + 0.2 * rng.standard_normal((10, 4)), rng.standard_normal((40, 4))])
+    for ratio in (1 / 3, 0.5, 0.9):
+        got = mem.memorised(samples, X, ratio)
+        np.testing.assert_array_equal(got, _memorised_by_loops(samples, X, ratio))
+    assert 0 < got.sum() < len(samples)  # the case mixes both answers
+
+
+def test_copies_of_training_points_are_memorised_and_fresh_draws_are_not():
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((200, 20))
+    copies = X[rng.integers(200, size=300)] + 1e-3 * rng.standard_normal((300, 20))
+    assert mem.memorised_fraction(copies, X) == 1.0
+    assert mem.memorised_fraction(rng.standard_normal((300, 20)), X) < 0.01
+
+
+def test_samples_of_the_empirical_denoiser_are_memorised():
+    """The exact optimum of the training loss returns the training points (up to sigma_1 z)."""
+    X = np.random.default_rng(5).standard_normal((8, 10))
+    out = ld.ddpm_sample(EmpiricalDenoiser(X, SCHED), SCHED, 50, 10, seed=6, progress_bar=False)
+    assert mem.memorised_fraction(out, X) == 1.0
+
+
+def test_memorised_rejects_bad_input():
+    X = np.zeros((5, 3))
+    with pytest.raises(ValueError, match="ratio"):
+        mem.memorised(np.zeros((2, 3)), X, ratio=0.0)
+    with pytest.raises(ValueError, match="samples"):
+        mem.memorised(np.zeros((2, 4)), X)
+    with pytest.raises(ValueError, match="X"):
+        mem.memorised(np.zeros((2, 3)), np.zeros((1, 3)))
+
+
+def test_transition_size_interpolates_in_log_n():
+    # f falls from 0.8 at N = 10 to 0.2 at N = 1000: 1/2 is crossed half way in log N, at N = 100
+    assert mem.transition_size([1, 10, 1000, 5000], [1.0, 0.8, 0.2, 0.0]) == pytest.approx(100.0)
+    # a crossing at a quarter of the way: 0.8 -> 0.4 crosses 0.7 at log N = log 10 + 0.25 log 100
+    assert mem.transition_size([10, 1000], [0.8, 0.4], level=0.7) == pytest.approx(10 * 100**0.25)
+    assert np.isnan(mem.transition_size([1, 2, 4], [0.3, 0.2, 0.1]))  # never above 1/2
+    with pytest.raises(ValueError, match="Ns"):
+        mem.transition_size([2, 1], [1.0, 0.0])
