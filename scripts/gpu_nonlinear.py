@@ -20,9 +20,11 @@ What it runs (the chapter's experiments, larger):
    the memorised fraction (ratio test, 1/3), the KL of the Gaussian fitted to the samples, the linear
    model's exact KL at c = 0 and with the best ridge; the transition size N* (memorised fraction
    through 1/2, interpolated in log N).
-2. MNIST 28 x 28 (d = 784) with the U-Net (32 channels), N = 10 .. 60,000 (if the MNIST files are
-   found by ``lindiff.data``; else the JSON says so): memorised fraction of 256 samples and test loss
-   of network and linear model on 1,000 held-out images.
+2. MNIST 28 x 28 (d = 784) with the U-Net (32 channels), N = 10 .. 60,000, and CelebA as chapter 5
+   prepares it (80 x 80 grey, d = 6400; the first 10,000 faces, of which the last 1,000 are held
+   out), N = 10 .. 9,000 -- each if its files are found by ``lindiff.data`` (else the JSON says so;
+   ``--images`` chooses): memorised fraction of 256 samples and test loss of network and linear
+   model on 1,000 held-out images.
 
 Provenance in the JSON: git commit of the working tree (if git is there), GPU name, torch version,
 date (UTC), all settings and the wall time of each part.
@@ -60,14 +62,13 @@ def parse_args(argv):
     p.add_argument("--iterations", type=int, default=20000)
     p.add_argument("--samples", type=int, default=5000)
     p.add_argument("--seeds", type=int, default=3)
-    p.add_argument("--mnist-iterations", type=int, default=20000)
-    p.add_argument("--mnist-sizes", type=int, nargs="*", default=[10, 100, 1000, 10000, 60000])
-    p.add_argument("--no-mnist", action="store_true")
+    p.add_argument("--image-iterations", type=int, default=20000)
+    p.add_argument("--images", nargs="*", default=["mnist", "celeba"], choices=["mnist", "celeba"])
     p.add_argument("--no-benchmark", action="store_true", help="skip scripts/gpu_train_benchmark.py")
     args = p.parse_args(argv)
     if args.smoke:
         args.d, args.width, args.blocks, args.iterations, args.samples, args.seeds = 8, 32, 1, 200, 200, 1
-        args.mnist_iterations, args.mnist_sizes = 20, [10, 100]
+        args.image_iterations = 20
     return args
 
 
@@ -108,31 +109,42 @@ def gaussian_part(args, schedule, device) -> dict:
     return results
 
 
-def mnist_part(args, schedule, device) -> dict:
-    try:
-        from lindiff import data
+IMAGE_SIZES = {"mnist": [10, 100, 1000, 10000, 60000], "celeba": [10, 100, 1000, 9000]}
 
+
+def image_data(name: str, smoke: bool):
+    """(training images, held-out images, image shape) of a data set, as lindiff.data prepares it."""
+    from lindiff import data
+
+    if name == "mnist":
         X, shape = data.load_dataset("mnist")
         X_test, _ = data.load_dataset("mnist", "test", n=1000)
+        return X, X_test, shape
+    X, shape = data.load_dataset("celeba", n=1200 if smoke else None, resolution=16 if smoke else None)
+    return X[:-1000], X[-1000:], shape
+
+
+def image_part(name: str, args, schedule, device) -> dict:
+    try:
+        X, X_test, shape = image_data(name, args.smoke)
     except (FileNotFoundError, ValueError, ImportError) as exc:
-        return {"skipped": f"MNIST not available: {exc}"}
+        return {"skipped": f"{name} not available: {exc}"}
     perm = np.random.default_rng(0).permutation(len(X))
     steps = np.unique(np.linspace(1, schedule.T, 10).astype(int))
     out = {"image_shape": list(shape), "Ns": [], "mem_frac": [], "test_loss_net": [], "test_loss_linear": []}
-    for N in [n for n in args.mnist_sizes if n <= len(X)]:
+    sizes = [10, 100] if args.smoke else IMAGE_SIZES[name]
+    for N in [n for n in sizes if n <= len(X)]:
         Xn = X[perm[:N]]
         torch.manual_seed(0)
         net = networks.UNetDenoiser(shape, schedule.T, channels=8 if args.smoke else 32)
         trainer = networks.NetworkTrainer(Xn, schedule, net, lr=2e-4, batch_size=128, seed=0, device=device)
-        _, (samples,) = networks.train_and_sample(trainer, [args.mnist_iterations], 16 if args.smoke else 256)
-        linear = ld.LinearDiffusion.fit(Xn, schedule) if N >= 2 else None
+        _, (samples,) = networks.train_and_sample(trainer, [args.image_iterations], 16 if args.smoke else 256)
+        linear = ld.LinearDiffusion.fit(Xn, schedule)
         out["Ns"].append(N)
-        out["mem_frac"].append(memorised_fraction(samples, Xn) if N >= 2 else 1.0)
+        out["mem_frac"].append(memorised_fraction(samples, Xn))
         out["test_loss_net"].append(float(networks.loss_at_steps(trainer.eps_model(), X_test, schedule, steps).mean()))
-        out["test_loss_linear"].append(
-            float(networks.loss_at_steps(linear, X_test, schedule, steps).mean()) if linear else None
-        )
-        print(f"mnist N {N}: memorised {out['mem_frac'][-1]:.3f}", flush=True)
+        out["test_loss_linear"].append(float(networks.loss_at_steps(linear, X_test, schedule, steps).mean()))
+        print(f"{name} N {N}: memorised {out['mem_frac'][-1]:.3f}", flush=True)
     return out
 
 
@@ -157,10 +169,10 @@ def main(argv=None) -> int:
     start = time.time()
     result["gaussian"] = gaussian_part(args, schedule, device)
     result["wall_s"]["gaussian"] = time.time() - start
-    if not args.no_mnist:
+    for name in args.images:
         start = time.time()
-        result["mnist"] = mnist_part(args, schedule, device)
-        result["wall_s"]["mnist"] = time.time() - start
+        result[name] = image_part(name, args, schedule, device)
+        result["wall_s"][name] = time.time() - start
     path = out_dir / "gpu_nonlinear.json"
     path.write_text(json.dumps(result, indent=1))
     print(json.dumps(result["wall_s"]), "->", path)

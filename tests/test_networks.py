@@ -117,3 +117,23 @@ def test_bad_input_is_refused():
         networks.UNetDenoiser((4, 6), 4, emb_dim=9)
     with pytest.raises(ValueError, match="checkpoints"):
         networks.train_and_sample(networks.NetworkTrainer(X, TINY, net), [2, 1], 3)
+
+
+def test_gpu_script_smoke_run_writes_its_json(tmp_path):
+    """scripts/gpu_nonlinear.py --smoke runs on a CPU, from the working tree, and records provenance."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, OUT=str(tmp_path), PYTHONPATH=str(root), LINDIFF_PROGRESS="0", OMP_NUM_THREADS="1")
+    cmd = [sys.executable, str(root / "scripts" / "gpu_nonlinear.py"), "--smoke", "--images", "--no-benchmark"]
+    subprocess.run(cmd, env=env, check=True, capture_output=True, timeout=300)
+    result = json.loads((tmp_path / "gpu_nonlinear.json").read_text())
+    assert set(result["provenance"]) >= {"commit", "date_utc", "device", "torch", "settings", "schedule"}
+    gauss = result["gaussian"]
+    assert len(gauss["seeds"]) == 1 and len(gauss["seeds"][0]["mem_frac"]) == len(gauss["Ns"])
+    assert all(0.0 <= f <= 1.0 for f in gauss["seeds"][0]["mem_frac"])
+    assert result["wall_s"]["gaussian"] > 0
