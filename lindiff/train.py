@@ -186,16 +186,17 @@ class TrainingRun:
 def _stable_limit(trainer):
     """The largest stable learning rate, where one is known: full-batch SGD, on the W_t.
 
-    Gradient descent multiplies a mode of W_t by 1 - lr (2 k + weight_decay), k = a (lambda + c) + s,
-    and heavy-ball momentum m is stable while lr (2 k + weight_decay) < 2 (1 + m): the limit is
-    (1 + m) / (max k + weight_decay / 2), which is 1 / max k for plain gradient descent.
+    Gradient descent multiplies a mode of W_t by 1 - lr (2 gamma + weight_decay), with the stiffness
+    gamma = a (lambda + c) + s, and heavy-ball momentum m is stable while lr (2 gamma + weight_decay)
+    < 2 (1 + m): the limit is (1 + m) / (max gamma + weight_decay / 2), which is 1 / max gamma for
+    plain gradient descent.
     """
     if not trainer.full_batch or not isinstance(trainer.optimizer, torch.optim.SGD):
         return None
     lam_max = max(float(np.linalg.eigvalsh(trainer._cov0)[-1]), 0.0)
-    k_max = float(torch.max(trainer._a * (lam_max + trainer.c) + trainer._s))
+    gamma_max = float(torch.max(trainer._a * (lam_max + trainer.c) + trainer._s))
     momentum = trainer.optimizer.param_groups[0]["momentum"]
-    return (1.0 + momentum) / (k_max + trainer.weight_decay / 2.0)
+    return (1.0 + momentum) / (gamma_max + trainer.weight_decay / 2.0)
 
 
 def _divergence_message(trainer, worst: float, finite: bool) -> str:
@@ -204,13 +205,13 @@ def _divergence_message(trainer, worst: float, finite: bool) -> str:
     known = ""
     if limit is not None:
         rule = (
-            "1 / max k"
+            "1 / max gamma"
             if trainer.optimizer.param_groups[0]["momentum"] == 0 and trainer.weight_decay == 0
-            else "(1 + momentum) / (max k + weight_decay / 2)"
+            else "(1 + momentum) / (max gamma + weight_decay / 2)"
         )
         known = (
             f"; full-batch descent on the W_t is stable for lr < {rule} = {limit:.4g}, "
-            "k = abar_t (lambda + c) + 1 - abar_t over the eigenvalues lambda of Sigma_0"
+            "gamma = abar_t (lambda + c) + 1 - abar_t over the eigenvalues lambda of Sigma_0"
             + ("" if trainer.bias == "optimal" else " (exact with bias='optimal'; a learned bias lowers it)")
         )
     what = (
@@ -337,7 +338,7 @@ class Trainer(TrainingLoop):
         From :meth:`step` and :meth:`run`, when the loss becomes NaN or inf or exceeds 1e6 times the
         loss of the zero model: the minibatch loss or, in full-batch mode, the exact loss, watched on
         the device and read every 16 iterations; at the end of a run, the weights are checked too.
-        The message names the learning rate and, for full-batch SGD, the stable limit 1 / max k.
+        The message names the learning rate and, for full-batch SGD, the stable limit 1 / max gamma.
 
 
     Defined in :doc:`chapter 6 </book/06_early_stopping>`, equation :eq:`eq-sgd-loss`.

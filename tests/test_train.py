@@ -355,7 +355,7 @@ def test_gpu_benchmark_script_runs_tiny_on_cpu(tmp_path):
 
 # ----------------------------------------------------------------- divergence (issue 12)
 def _stable_limit(X, sched, momentum=0.0):
-    """(1 + m) / max_t,nu k, k = abar_t lambda_nu + 1 - abar_t, from numpy's covariance (ddof = 0)."""
+    """(1 + m) / max_t,nu gamma, gamma = abar_t lambda_nu + 1 - abar_t, from numpy's covariance (ddof = 0)."""
     lam_max = np.linalg.eigvalsh(np.cov(X.T, ddof=0))[-1]
     ab = sched.alpha_bars
     return (1.0 + momentum) / np.max(ab * lam_max + 1.0 - ab)
