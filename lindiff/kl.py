@@ -5,14 +5,14 @@ at finite T, or during training, it samples a Gaussian that is diagonal in the e
 The truth is rho = N(mu, Sigma). Here:
 
 - :func:`lindiff.gaussian_kl`, the divergence of any two Gaussians, and :func:`lindiff.expected_kl`,
-  its exact average over training sets for rho_N at c = 0 (:func:`whitened_kl_approximation`, its
-  quadratic approximation for N >> d);
+  its exact average over training sets for rho_N at c = 0
+  (:func:`lindiff.kl.whitened_kl_approximation`, its quadratic approximation for N >> d);
 - :class:`LearnedKL` (with :func:`learned_kl`), KL(rho_N || rho) as a function of c, and
   :func:`optimal_ridge_limit_law`, the c that minimises it;
 - :class:`KLToTruth`, the divergence of many laws diagonal in one basis, for the exact finite-T
   sampler: :func:`sampler_ridge_kl` against the ridge, :func:`optimal_ridge_sampler` its minimiser;
 - the naive measure ||Sigma_0 - Sigma||_F^2 / ||Sigma||_F^2 (:func:`naive_measure`,
-  :func:`expected_naive_measure`), governed by the participation ratio d_eff = (Tr Sigma)^2 / Tr Sigma^2:
+  :func:`lindiff.expected_naive_measure`), governed by the participation ratio d_eff = (Tr Sigma)^2 / Tr Sigma^2:
   by it N ~ d_eff samples would do, while the divergence weighs every direction by its own
   variance and so needs N ~ d samples whatever the spectrum.
 
@@ -121,8 +121,8 @@ def expected_kl(d: int, N: int) -> float:
              = 1/2 sum_{i=1..d} [ ln(N / 2) - digamma(x_i) ],   x_i = (N - i) / 2,
 
     independent of mu and Sigma. For N >> d only it is ~ d(d+1)/(4N) + d/(2N), the whitened quadratic
-    approximation (:func:`whitened_kl_approximation`), which falls short by a fraction ~ d/(3N) and stays
-    finite as N -> d while the exact average diverges. Each term is a small
+    approximation (:func:`lindiff.kl.whitened_kl_approximation`), which falls short by a fraction
+    ~ d/(3N) and stays finite as N -> d while the exact average diverges. Each term is a small
     difference of two logarithms once x_i is large, so there (x_i >= 50) it is evaluated from the
     asymptotic series of digamma, whose leading logarithm cancels exactly:
 
@@ -151,20 +151,20 @@ def expected_kl(d: int, N: int) -> float:
 
 
 def whitened_kl_approximation(d: int, N: int) -> float:
-    """The quadratic (whitened Frobenius) approximation of :func:`expected_kl`, valid for N >> d only.
+    """The quadratic (whitened Frobenius) approximation of :func:`lindiff.expected_kl`, valid for N >> d only.
 
     With A = Sigma^-1/2 Sigma_0 Sigma^-1/2 - Id the error of Sigma_0 in whitened coordinates, the
     covariance part of KL(N(mu_0, Sigma_0) || N(mu, Sigma)) is 1/2 [Tr A - ln det(Id + A)] ~ 1/4 Tr A^2.
     Keeping that and the mean term exactly, and averaging (N Sigma^-1/2 Sigma_0 Sigma^-1/2 is Wishart
     with n = N - 1 degrees of freedom, identity scale: the naive measure's average with d_eff = d,
-    :func:`expected_naive_measure`),
+    :func:`lindiff.expected_naive_measure`),
 
         E [ 1/4 Tr A^2 + 1/2 delta^T Sigma^-1 delta ] = 1/4 [ d / N + (N - 1) d^2 / N^2 ] + d / (2N)
                                                       ~ d (d + 1) / (4N) + d / (2N).
 
     The next terms of ln det(Id + A), with the Marchenko-Pastur moments E Tr A^3 ~ d q^2 and
     E Tr A^4 ~ 2 d q^2 (q = d / N), add d q^2 / 12 to the exact average, so this approximation is low
-    by a fraction ~ q / 3: within 5 % of :func:`expected_kl` for N >= 8 d, within 10 % for
+    by a fraction ~ q / 3: within 5 % of :func:`lindiff.expected_kl` for N >= 8 d, within 10 % for
     N >= 4 d, a factor about 2 at N = d + 1, and finite for N <= d where the divergence is infinite.
 
     Defined in :doc:`chapter 4 </book/04_kl_divergence>`, equation :eq:`eq-whitened-kl`.

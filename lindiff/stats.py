@@ -43,7 +43,7 @@ def empirical_stats(X, ddof: int = 0):
 def rayleigh_median(scale, n: int):
     """Median of the Rayleigh law of scale s and the standard error of the median of n draws.
 
-    The distance r = |s z| with z ~ N(0, Id_2) has the Rayleigh density f(r) = r / s^2 exp(-r^2 / 2 s^2),
+    The distance r = ``|s z|`` with z ~ N(0, Id_2) has the Rayleigh density f(r) = r / s^2 exp(-r^2 / 2 s^2),
     so P(r <= m) = 1 - exp(-m^2 / 2 s^2) = 1/2 at the median m = s sqrt(2 ln 2), where f(m) = m / (2 s^2).
     The median of n independent draws is asymptotically normal about m with standard deviation
 

@@ -232,7 +232,7 @@ class TrainingLoop:
     """The loop every trainer shares: steps, the divergence watch, and the step generator.
 
     A subclass sets ``iteration = 0``, ``_loss = None`` and ``_worst`` (a zero device scalar) in its
-    ``__init__`` (:meth:`_start_loop`) and implements ``_update`` (one optimizer step that leaves the
+    ``__init__`` (``_start_loop``) and implements ``_update`` (one optimizer step that leaves the
     loss of the weights before the step in ``_loss``, a device scalar), ``_zero_loss`` (the loss of
     the model that predicts zero noise), ``_weights_finite`` and ``_divergence_message``. Used by
     :class:`Trainer` (the linear denoiser) and :class:`lindiff.networks.NetworkTrainer`.
@@ -335,10 +335,11 @@ class Trainer(TrainingLoop):
     Raises
     ------
     TrainingDiverged
-        From :meth:`step` and :meth:`run`, when the loss becomes NaN or inf or exceeds 1e6 times the
-        loss of the zero model: the minibatch loss or, in full-batch mode, the exact loss, watched on
-        the device and read every 16 iterations; at the end of a run, the weights are checked too.
-        The message names the learning rate and, for full-batch SGD, the stable limit 1 / max gamma.
+        From :meth:`~lindiff.train.TrainingLoop.step` and :meth:`run`, when the loss becomes NaN or inf
+        or exceeds 1e6 times the loss of the zero model: the minibatch loss or, in full-batch mode, the
+        exact loss, watched on the device and read every 16 iterations; at the end of a run, the
+        weights are checked too. The message names the learning rate and, for full-batch SGD, the
+        stable limit 1 / max gamma.
 
 
     Defined in :doc:`chapter 6 </book/06_early_stopping>`, equation :eq:`eq-sgd-loss`.
@@ -578,7 +579,7 @@ class Trainer(TrainingLoop):
     def run(
         self, iterations: int, log_at=None, test_stats=None, keep_weights: bool = True, progress_bar: bool = True
     ) -> TrainingRun:
-        """Train for ``iterations`` more steps (:meth:`iterate`), logging at the iteration counts ``log_at``.
+        """Train for ``iterations`` more steps (:meth:`~lindiff.train.TrainingLoop.iterate`), logging at ``log_at``.
 
         Parameters
         ----------
