@@ -46,7 +46,6 @@ import torch
 
 import lindiff as ld
 from lindiff import networks
-from lindiff.kl import optimal_ridge_sampler, sampler_ridge_kl
 from lindiff.memorisation import memorised_fraction, transition_size
 from lindiff.train import default_device
 
@@ -92,17 +91,24 @@ def gaussian_part(args, schedule, device) -> dict:
         for N in Ns:
             torch.manual_seed(seed)
             net = networks.MLPDenoiser(d, schedule.T, width=args.width, blocks=args.blocks)
-            trainer = networks.NetworkTrainer(
-                pool[:N], schedule, net, lr=1e-3, batch_size=256, seed=seed, device=device
+            scores = networks.train_and_score_gaussian(
+                pool[:N],
+                mu,
+                Sigma,
+                schedule,
+                net,
+                [args.iterations],
+                args.samples,
+                lr=1e-3,
+                batch_size=256,
+                seed=seed,
+                device=device,
             )
-            _, (samples,) = networks.train_and_sample(trainer, [args.iterations], args.samples, seed=seed)
-            model = ld.LinearDiffusion.fit(pool[:N], schedule)
-            c_best, kl_best = optimal_ridge_sampler(model, mu, Sigma, np.logspace(-5, 2, 29))
-            row["mem_frac"].append(memorised_fraction(samples, pool[:N]))
-            row["kl_net"].append(ld.gaussian_kl(*ld.empirical_stats(samples), mu, Sigma))
-            row["kl_linear_c0"].append(float(sampler_ridge_kl(model, [0.0], mu, Sigma)[0]))
-            row["kl_linear_best_ridge"].append(float(kl_best))
-            row["c_best"].append(float(c_best))
+            row["mem_frac"].append(float(scores["memorised_fraction"][0]))
+            row["kl_net"].append(float(scores["kl_fitted"][0]))
+            row["kl_linear_c0"].append(float(scores["kl_linear_c0"]))
+            row["kl_linear_best_ridge"].append(float(scores["kl_linear_best_ridge"]))
+            row["c_best"].append(float(scores["best_ridge"]))
             print(f"gaussian seed {seed} N {N}: memorised {row['mem_frac'][-1]:.3f}", flush=True)
         row["transition_N_over_d"] = transition_size(Ns, row["mem_frac"]) / d
         results["seeds"].append(row)
