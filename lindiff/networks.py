@@ -64,7 +64,7 @@ class _TimeMLP(nn.Module):
         self.net = nn.Sequential(nn.Linear(dim, dim), nn.SiLU(), nn.Linear(dim, dim))
 
     def forward(self, t):
-        return self.net(time_embedding(t, self.dim, self.T))
+        return self.net(time_embedding(t, self.dim, self.T).to(self.net[0].weight.dtype))
 
 
 class _ResidualBlock(nn.Module):
@@ -375,9 +375,6 @@ def train_and_sample(trainer: NetworkTrainer, checkpoints, n_samples, seed: int 
     return np.concatenate(losses), samples
 
 
-RIDGE_GRID = np.logspace(-5, 2, 29)  # the ridges c searched for the linear model's best (refined in log c)
-
-
 def train_and_score_gaussian(
     X,
     true_mean,
@@ -391,7 +388,7 @@ def train_and_score_gaussian(
     batch_size: int = 128,
     seed: int = 0,
     device=None,
-    ridges=RIDGE_GRID,
+    ridges=None,
 ) -> dict:
     """Train a network on the rows X of Gaussian data, sample it, and score it against the linear model.
 
@@ -419,8 +416,9 @@ def train_and_score_gaussian(
         Samples drawn at each checkpoint.
     lr, batch_size, seed, device
         As in :class:`NetworkTrainer`; ``seed`` also seeds the sampler.
-    ridges : array_like
-        Increasing grid of ridges c > 0 for the best ridge.
+    ridges : array_like, optional
+        Increasing grid of ridges c > 0 for the best ridge, refined in log c; default 29 values
+        log-spaced on [1e-5, 1e2].
 
     Returns
     -------
@@ -439,6 +437,7 @@ def train_and_score_gaussian(
     trainer = NetworkTrainer(X, schedule, net, lr=lr, batch_size=batch_size, seed=seed, device=device)
     losses, samples = train_and_sample(trainer, checkpoints, n_samples, seed=seed)
     linear = LinearDiffusion.fit(X, schedule)
+    ridges = np.logspace(-5, 2, 29) if ridges is None else ridges
     c_best, kl_best = optimal_ridge_sampler(linear, true_mean, true_cov, ridges)
     return {
         "losses": losses,
