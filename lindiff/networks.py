@@ -355,7 +355,8 @@ def train_and_sample(trainer: NetworkTrainer, checkpoints, n_samples, seed: int 
     -------
     losses : ndarray, shape (checkpoints[-1] - start,)
         The minibatch loss of every iteration.
-    samples : list of ndarray, shape (n_samples_k, d), float64
+    samples : list of ndarray, float64
+        One array per checkpoint, of shape (n, d) with n the samples drawn there.
 
 
     Defined in :doc:`chapter 7 </book/07_trained_networks>`.
