@@ -165,6 +165,22 @@ def memorised(samples, X, ratio: float = 1.0 / 3.0) -> np.ndarray:
 def memorised_fraction(samples, X, ratio: float = 1.0 / 3.0) -> float:
     """The fraction of samples that :func:`memorised` counts as copies of training rows.
 
+    Parameters
+    ----------
+    samples : array_like, shape (n, d)
+        Generated samples, n >= 1.
+    X : array_like, shape (N, d)
+        Training rows, N >= 2.
+    ratio : float
+        In (0, 1]: a sample is a copy when its nearest training row is closer than ``ratio`` times
+        its second-nearest.
+
+    Returns
+    -------
+    float
+        (number of samples with || x - x_(1) || < ratio || x - x_(2) ||) / n, in [0, 1].
+
+
     Defined in :doc:`chapter 7 </book/07_trained_networks>`, equation :eq:`eq-memorised`.
     """
     return float(np.mean(memorised(samples, X, ratio)))
@@ -173,12 +189,26 @@ def memorised_fraction(samples, X, ratio: float = 1.0 / 3.0) -> float:
 def transition_size(Ns, fractions, level: float = 0.5) -> float:
     """The training-set size where the memorised fraction first falls through ``level``.
 
-    With fractions f_k at increasing sizes N_k, the first k with f_k >= level > f_{k+1}, and
+    With fractions f_i at increasing sizes N_i, the first i with f_i >= level > f_{i+1}, and
     log N* interpolated linearly in log N between them:
 
-        log N* = log N_k + (f_k - level) / (f_k - f_{k+1}) (log N_{k+1} - log N_k).
+        log N* = log N_i + (f_i - level) / (f_i - f_{i+1}) (log N_{i+1} - log N_i).
 
-    Returns NaN when the fraction never falls through the level (no transition in the range).
+    Parameters
+    ----------
+    Ns : array_like, shape (m,)
+        Increasing training-set sizes N_i > 0, m >= 2.
+    fractions : array_like, shape (m,)
+        The memorised fraction f_i at each size (e.g. from :func:`memorised_fraction`).
+    level : float
+        In (0, 1); one half by default.
+
+    Returns
+    -------
+    float
+        N*, or NaN when the fraction never falls through ``level`` between two consecutive sizes
+        (no transition in the range).
+
 
     Defined in :doc:`chapter 7 </book/07_trained_networks>`, equation :eq:`eq-transition-size`.
     """
@@ -188,8 +218,8 @@ def transition_size(Ns, fractions, level: float = 0.5) -> float:
         raise ValueError("Ns must be increasing positive sizes and fractions one value per size (at least two)")
     if not 0 < level < 1:
         raise ValueError(f"level must be in (0, 1), got {level!r}")
-    for k in range(N.size - 1):
-        if f[k] >= level > f[k + 1]:
-            x = (f[k] - level) / (f[k] - f[k + 1])
-            return float(np.exp(np.log(N[k]) + x * (np.log(N[k + 1]) - np.log(N[k]))))
+    for i in range(N.size - 1):
+        if f[i] >= level > f[i + 1]:
+            x = (f[i] - level) / (f[i] - f[i + 1])
+            return float(np.exp(np.log(N[i]) + x * (np.log(N[i + 1]) - np.log(N[i]))))
     return float("nan")

@@ -3,8 +3,8 @@
 Three torch modules, all called as ``net(x, t)`` with x of shape (B, d) and integer steps t of
 shape (B,) in 1..T:
 
-* :class:`MLPDenoiser`, for vector data: a sinusoidal embedding of t, an input layer, residual
-  blocks x <- x + W_2 silu(W_1 silu(x) + E emb(t)), and an output layer;
+* :class:`MLPDenoiser`, for vector data: a learned map e(t) of a sinusoidal embedding of t, an
+  input layer, residual blocks h <- h + W_2 silu(W_1 silu(h) + E e(t)), and an output layer;
 * :class:`UNetDenoiser`, for images: a two-level convolutional U-Net (16 and 32 channels by
   default) with the time embedding added in every block;
 * :class:`StepwiseLinearDenoiser`, the linear model of the book, eps = W_t (x + b_t) with separate
@@ -29,16 +29,24 @@ import torch
 from torch import nn
 
 from ._checks import as_data_matrix, check_positive_int
+from .kl import gaussian_kl, optimal_ridge_sampler, sampler_ridge_kl
+from .linear import LinearDiffusion
+from .memorisation import memorised_fraction
 from .sampler import ddpm_sample
 from .schedule import Schedule
+from .stats import empirical_stats
 from .train import TrainingLoop, _checked_device
 
 _OPTIMIZERS = ("adam", "sgd")
 
 
 def time_embedding(t, dim: int, T: int) -> torch.Tensor:
-    """Sinusoidal embedding of the steps t: [sin(w_k t'), cos(w_k t')], t' = 1000 t / T,
-    w_k = 10000^(-k / (dim/2)), k = 0..dim/2 - 1 (Vaswani et al.; Ho et al. use it for t)."""
+    """Sinusoidal embedding sigma(t) of the steps t: [sin(w_i t'), cos(w_i t')], t' = 1000 t / T,
+    w_i = 10000^(-i / (dim/2)), i = 0..dim/2 - 1 (Vaswani et al.; Ho et al. use it for t).
+
+    The networks read e(t) = B' silu(B sigma(t)), a learned map of it.
+
+    Defined in :doc:`chapter 7 </book/07_trained_networks>`, equation :eq:`eq-mlp-denoiser`."""
     half = dim // 2
     freqs = torch.exp(-math.log(10000.0) * torch.arange(half, device=t.device) / half)
     angles = (1000.0 / T) * t.to(freqs.dtype)[:, None] * freqs[None, :]
@@ -56,7 +64,7 @@ class _TimeMLP(nn.Module):
         self.net = nn.Sequential(nn.Linear(dim, dim), nn.SiLU(), nn.Linear(dim, dim))
 
     def forward(self, t):
-        return self.net(time_embedding(t, self.dim, self.T))
+        return self.net(time_embedding(t, self.dim, self.T).to(self.net[0].weight.dtype))
 
 
 class _ResidualBlock(nn.Module):
@@ -347,7 +355,8 @@ def train_and_sample(trainer: NetworkTrainer, checkpoints, n_samples, seed: int 
     -------
     losses : ndarray, shape (checkpoints[-1] - start,)
         The minibatch loss of every iteration.
-    samples : list of ndarray, shape (n_samples_k, d), float64
+    samples : list of ndarray, float64
+        One array per checkpoint, of shape (n, d) with n the samples drawn there.
 
 
     Defined in :doc:`chapter 7 </book/07_trained_networks>`.
@@ -365,3 +374,78 @@ def train_and_sample(trainer: NetworkTrainer, checkpoints, n_samples, seed: int 
             ddpm_sample(trainer.eps_model(), trainer.schedule, int(n), trainer.d, seed=seed, progress_bar=progress_bar)
         )
     return np.concatenate(losses), samples
+
+
+def train_and_score_gaussian(
+    X,
+    true_mean,
+    true_cov,
+    schedule: Schedule,
+    net: nn.Module,
+    checkpoints,
+    n_samples,
+    *,
+    lr: float = 1e-3,
+    batch_size: int = 128,
+    seed: int = 0,
+    device=None,
+    ridges=None,
+) -> dict:
+    """Train a network on the rows X of Gaussian data, sample it, and score it against the linear model.
+
+    Trains ``net`` with :class:`NetworkTrainer` (Adam, ``lr``, ``batch_size``, ``seed``) and draws
+    samples at each checkpoint with :func:`train_and_sample` (sampler seed ``seed``). At each
+    checkpoint: the memorised fraction of the samples (:func:`lindiff.memorisation.memorised_fraction`,
+    the ratio test 1/3) and the KL from the Gaussian fitted to them (mean, ddof-0 covariance) to the
+    truth N(true_mean, true_cov). Beside them, the exact KL of the linear model fitted to the same
+    rows (:meth:`lindiff.LinearDiffusion.fit`, its finite-T sampler law) without ridge and with the
+    best ridge c* on ``ridges`` (:func:`lindiff.kl.optimal_ridge_sampler`).
+
+    Parameters
+    ----------
+    X : array_like, shape (N, d)
+        Training rows, N >= 2.
+    true_mean : array_like, shape (d,)
+    true_cov : array_like, shape (d, d)
+        The truth the rows were drawn from.
+    schedule : Schedule
+    net : torch.nn.Module
+        A fresh denoiser ``net(x, t)`` (seed torch before building it); trained in place.
+    checkpoints : sequence of int
+        Increasing iteration counts (>= 1) at which to sample.
+    n_samples : int or sequence of int
+        Samples drawn at each checkpoint.
+    lr, batch_size, seed, device
+        As in :class:`NetworkTrainer`; ``seed`` also seeds the sampler.
+    ridges : array_like, optional
+        Increasing grid of ridges c > 0 for the best ridge, refined in log c; default 29 values
+        log-spaced on [1e-5, 1e2].
+
+    Returns
+    -------
+    dict of ndarray
+        ``losses`` (every iteration's minibatch loss), ``samples_<c>`` for each checkpoint c (float64,
+        shape (n, d)), ``memorised_fraction`` and ``kl_fitted`` (one value per checkpoint),
+        ``kl_linear_c0``, ``kl_linear_best_ridge`` and ``best_ridge`` (scalars). A flat dict of
+        arrays, as :func:`lindiff.data.cache.cached_arrays` stores.
+
+
+    Defined in :doc:`chapter 7 </book/07_trained_networks>`, equations :eq:`eq-memorised` and
+    :eq:`eq-gaussian-kl`.
+    """
+    X = as_data_matrix(X, min_rows=2)
+    checkpoints = [int(c) for c in checkpoints]
+    trainer = NetworkTrainer(X, schedule, net, lr=lr, batch_size=batch_size, seed=seed, device=device)
+    losses, samples = train_and_sample(trainer, checkpoints, n_samples, seed=seed)
+    linear = LinearDiffusion.fit(X, schedule)
+    ridges = np.logspace(-5, 2, 29) if ridges is None else ridges
+    c_best, kl_best = optimal_ridge_sampler(linear, true_mean, true_cov, ridges)
+    return {
+        "losses": losses,
+        **{f"samples_{c}": s for c, s in zip(checkpoints, samples)},
+        "memorised_fraction": np.array([memorised_fraction(s, X) for s in samples]),
+        "kl_fitted": np.array([gaussian_kl(*empirical_stats(s), true_mean, true_cov) for s in samples]),
+        "kl_linear_c0": np.array(sampler_ridge_kl(linear, [0.0], true_mean, true_cov)[0]),
+        "kl_linear_best_ridge": np.array(kl_best),
+        "best_ridge": np.array(c_best),
+    }

@@ -37,8 +37,8 @@ def test_stepwise_linear_net_reaches_the_exact_optimum_of_chapter_2():
     steps = range(1, TINY.T + 1)
     loss_net = networks.loss_at_steps(trainer.eps_model(), X[np.arange(4000) % 6], TINY, steps, seed=2)
     loss_opt = networks.loss_at_steps(optimum, X[np.arange(4000) % 6], TINY, steps, seed=2)
-    assert np.all(loss_net >= loss_opt - 1e-9)  # the optimum is optimal on these very noises ...
-    np.testing.assert_allclose(loss_net, loss_opt, rtol=2e-3)  # ... and the trained net gets there
+    # the optimum minimises the expected loss, not the loss on these particular noises: compare values
+    np.testing.assert_allclose(loss_net, loss_opt, rtol=2e-3)
 
 
 def test_network_sampler_equals_the_books_sampler_for_the_same_eps():
@@ -56,8 +56,49 @@ def test_network_sampler_equals_the_books_sampler_for_the_same_eps():
     ours = ld.ddpm_sample(trainer.eps_model(), TINY, 50, 3, seed=3, progress_bar=False)
     book = ld.ddpm_sample(optimum, TINY, 50, 3, seed=3, progress_bar=False)
     np.testing.assert_allclose(ours, book, rtol=1e-12, atol=1e-12)
-    _, drawn = networks.train_and_sample(trainer, [1, 2], [5, 7], seed=3)
-    assert [s.shape for s in drawn] == [(5, 3), (7, 3)]
+
+
+def optimum_net(X, schedule):
+    """A float64 StepwiseLinearDenoiser holding the weights of LinearDiffusion.fit(X): the optimum."""
+    optimum = ld.LinearDiffusion.fit(X, schedule)
+    net = networks.StepwiseLinearDenoiser(X.shape[1], schedule.T).double()
+    with torch.no_grad():
+        for t in range(1, schedule.T + 1):
+            W, b = optimum.weights(t)
+            net.W[t - 1] = torch.tensor(W)
+            net.b[t - 1] = torch.tensor(b)
+    return optimum, net
+
+
+def test_train_and_sample_draws_the_books_samples_of_the_trained_network_at_each_checkpoint():
+    """(1) With a learning rate below float64 resolution the net stays at the optimum, and the samples
+    at every checkpoint are exactly ddpm_sample's for LinearDiffusion with the same seed. (2) With a
+    real learning rate, the samples are those of the network trained to each checkpoint: the same as
+    training and sampling by hand, step by step."""
+    X = tiny_data()
+    optimum, net = optimum_net(X, TINY)
+    frozen = networks.NetworkTrainer(X, TINY, net, lr=1e-300, optimizer="sgd", dtype=torch.float64)
+    losses, drawn = networks.train_and_sample(frozen, [2, 5], [40, 30], seed=3)
+    assert losses.shape == (5,) and frozen.iteration == 5
+    for s, n in zip(drawn, (40, 30)):
+        book = ld.ddpm_sample(optimum, TINY, n, 3, seed=3, progress_bar=False)
+        np.testing.assert_allclose(s, book, rtol=1e-12, atol=1e-12)
+
+    def fresh_trainer():
+        torch.manual_seed(0)
+        net = networks.MLPDenoiser(3, TINY.T, width=8, blocks=1)
+        return networks.NetworkTrainer(X, TINY, net, lr=1e-2, seed=4, dtype=torch.float64)
+
+    losses, drawn = networks.train_and_sample(fresh_trainer(), [3, 7], 20, seed=5)
+    by_hand = fresh_trainer()
+    expected = []
+    for stop in (3, 7):
+        by_hand.train(stop - by_hand.iteration)
+        expected.append(ld.ddpm_sample(by_hand.eps_model(), TINY, 20, 3, seed=5, progress_bar=False))
+    assert losses.shape == (7,)
+    for got, want in zip(drawn, expected):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    assert not np.allclose(expected[0], expected[1])  # training between the checkpoints moved the net
 
 
 def test_loss_at_steps_is_the_monte_carlo_ddpm_loss():
@@ -65,6 +106,59 @@ def test_loss_at_steps_is_the_monte_carlo_ddpm_loss():
     X = tiny_data(N=2000)
     loss = networks.loss_at_steps(lambda x, t: np.zeros_like(x), X, TINY, [1, 4], seed=0)
     np.testing.assert_allclose(loss, 3.0, rtol=0.05)
+
+
+def test_loss_at_steps_of_the_linear_model_is_its_exact_test_loss():
+    """loss_at_steps(LinearDiffusion.fit(X), rows drawn from N(mu, Sigma)) agrees with the exact
+    test_loss_per_step(mu, Sigma) at those steps, within 5 Monte Carlo standard errors (estimated
+    from 20 independent batches of rows and noises)."""
+    X = tiny_data(N=6)
+    model = ld.LinearDiffusion.fit(X, TINY)
+    mu = np.array([0.5, 1.5, 0.0])
+    A = np.array([[1.0, 0.3, 0.0], [0.0, 0.8, 0.2], [0.1, 0.0, 0.6]])
+    Sigma = A @ A.T
+    steps = [1, 2, 4]
+    rng = np.random.default_rng(11)
+    batches = np.array(
+        [
+            networks.loss_at_steps(model, rng.multivariate_normal(mu, Sigma, 5000), TINY, steps, seed=seed)
+            for seed in range(20)
+        ]
+    )
+    exact = model.test_loss_per_step(mu, Sigma)[np.array(steps) - 1]
+    se = batches.std(axis=0, ddof=1) / np.sqrt(len(batches))
+    assert np.all(np.abs(batches.mean(axis=0) - exact) < 5 * se)
+    assert np.all(se < 0.02 * exact)  # the check has teeth: the error is small against the loss
+
+
+def test_train_and_score_gaussian_scores_against_independent_computations():
+    """A net frozen at the linear optimum (learning rate below float32 resolution): the fitted KL of its
+    samples approaches the exact KL of the sampler's law; the memorised fraction is the ratio test
+    by sorting every distance; the linear KLs agree with gaussian_kl of sampling_distribution()."""
+    X = tiny_data(N=6)
+    mu, Sigma = np.array([1.0, 1.0, 1.0]), np.diag([4.0, 1.0, 0.25])  # the law tiny_data draws from
+    optimum, net = optimum_net(X, TINY)
+    out = networks.train_and_score_gaussian(X, mu, Sigma, TINY, net, [1, 2], [20000, 300], lr=1e-300, seed=2)
+    assert out["losses"].shape == (2,)
+    assert out["samples_1"].shape == (20000, 3) and out["samples_2"].shape == (300, 3)
+    exact_c0 = ld.gaussian_kl(*optimum.sampling_distribution(), mu, Sigma)
+    assert float(out["kl_linear_c0"]) == pytest.approx(exact_c0, rel=1e-9)
+    # a Gaussian fitted to n = 20000 draws: KL off by O(d^2 / n) ~ 1e-3 on average
+    assert abs(out["kl_fitted"][0] - exact_c0) < 0.02
+    c_best = float(out["best_ridge"])
+    ridged = ld.LinearDiffusion.fit(X, TINY, c=c_best)
+    kl_best = ld.gaussian_kl(*ridged.sampling_distribution(), mu, Sigma)
+    assert float(out["kl_linear_best_ridge"]) == pytest.approx(kl_best, rel=1e-9)
+    grid = [
+        ld.gaussian_kl(*ld.LinearDiffusion.fit(X, TINY, c=c).sampling_distribution(), mu, Sigma)
+        for c in np.logspace(-5, 2, 300)
+    ]
+    assert kl_best <= min(grid) + 1e-6 and kl_best <= exact_c0
+    for j, c in enumerate((1, 2)):
+        s = out[f"samples_{c}"]
+        dist = np.sort(np.linalg.norm(s[:, None, :] - X[None, :, :], axis=2), axis=1)
+        assert out["memorised_fraction"][j] == np.mean(dist[:, 0] < dist[:, 1] / 3)
+        assert out["kl_fitted"][j] == pytest.approx(ld.gaussian_kl(*ld.empirical_stats(s), mu, Sigma), rel=1e-12)
 
 
 def test_mlp_and_unet_learn_and_have_the_right_shapes():
