@@ -108,6 +108,7 @@ class MLPDenoiser(nn.Module):
         self.out = nn.Linear(width, d)
 
     def forward(self, x, t):
+        """The predicted noise eps_theta(x, t) for a batch x and steps t (one per row)."""
         e = self.time(t)
         h = self.inp(x)
         for block in self.blocks:
@@ -168,6 +169,7 @@ class UNetDenoiser(nn.Module):
         self.out = nn.Conv2d(c, 1, 3, padding=1)
 
     def forward(self, x, t):
+        """The predicted noise eps_theta(x, t) for a batch x and steps t (one per row)."""
         e = self.time(t)
         h = self.inp(x.reshape(-1, 1, *self.image_shape))
         h1 = self.down(h, e)
@@ -192,6 +194,7 @@ class StepwiseLinearDenoiser(nn.Module):
         self.b = nn.Parameter(torch.zeros(T, d))
 
     def forward(self, x, t):
+        """The predicted noise eps_theta(x, t) for a batch x and steps t (one per row)."""
         i = t - 1
         return torch.bmm(self.W[i], (x + self.b[i])[:, :, None])[:, :, 0]
 
@@ -222,8 +225,8 @@ class NetworkTrainer(TrainingLoop):
     Raises
     ------
     TrainingDiverged
-        From :meth:`step` and :meth:`iterate` when the loss is NaN or inf or exceeds 1e6 times that of
-        the zero model (d).
+        From :meth:`~lindiff.train.TrainingLoop.step` and :meth:`~lindiff.train.TrainingLoop.iterate`
+        when the loss is NaN or inf or exceeds 1e6 times that of the zero model (d).
 
 
     Defined in :doc:`chapter 7 </book/07_trained_networks>`, equation :eq:`eq-network-loss`.
@@ -399,7 +402,7 @@ def train_and_score_gaussian(
     the ratio test 1/3) and the KL from the Gaussian fitted to them (mean, ddof-0 covariance) to the
     truth N(true_mean, true_cov). Beside them, the exact KL of the linear model fitted to the same
     rows (:meth:`lindiff.LinearDiffusion.fit`, its finite-T sampler law) without ridge and with the
-    best ridge c* on ``ridges`` (:func:`lindiff.kl.optimal_ridge_sampler`).
+    best ridge c* on ``ridges`` (:func:`lindiff.optimal_ridge_sampler`).
 
     Parameters
     ----------
