@@ -27,6 +27,7 @@ from .kl import (
     optimal_ridge_limit_law,
     optimal_ridge_sampler,
     sampler_ridge_kl,
+    whitened_kl_approximation,
 )
 from .linear import LinearDiffusion
 from .sampler import (
@@ -73,4 +74,5 @@ __all__ = [
     "rotated_covariance",
     "sampler_ridge_kl",
     "sampler_trajectories",
+    "whitened_kl_approximation",
 ]

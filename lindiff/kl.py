@@ -6,7 +6,7 @@ The truth is rho = N(mu, Sigma). Here:
 
 - :func:`lindiff.gaussian_kl`, the divergence of any two Gaussians, and :func:`lindiff.expected_kl`,
   its exact average over training sets for rho_N at c = 0
-  (:func:`lindiff.kl.whitened_kl_approximation`, its quadratic approximation for N >> d);
+  (:func:`lindiff.whitened_kl_approximation`, its quadratic approximation for N >> d);
 - :class:`LearnedKL` (with :func:`learned_kl`), KL(rho_N || rho) as a function of c, and
   :func:`optimal_ridge_limit_law`, the c that minimises it;
 - :class:`KLToTruth`, the divergence of many laws diagonal in one basis, for the exact finite-T
@@ -121,7 +121,7 @@ def expected_kl(d: int, N: int) -> float:
              = 1/2 sum_{i=1..d} [ ln(N / 2) - digamma(x_i) ],   x_i = (N - i) / 2,
 
     independent of mu and Sigma. For N >> d only it is ~ d(d+1)/(4N) + d/(2N), the whitened quadratic
-    approximation (:func:`lindiff.kl.whitened_kl_approximation`), which falls short by a fraction
+    approximation (:func:`lindiff.whitened_kl_approximation`), which falls short by a fraction
     ~ d/(3N) and stays finite as N -> d while the exact average diverges. Each term is a small
     difference of two logarithms once x_i is large, so there (x_i >= 50) it is evaluated from the
     asymptotic series of digamma, whose leading logarithm cancels exactly:
