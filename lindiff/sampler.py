@@ -247,7 +247,8 @@ def affine_sampler_law(weights, biases, schedule: Schedule, last_step_noise: boo
     return mean, 0.5 * (cov + cov.T)
 
 
-_BLOCK_ELEMENTS = 1 << 16  # a block of rows of the chain: 256 KB in float32, in cache for all T steps
+_BLOCK_ELEMENTS = 1 << 17  # at most this many entries in a block of rows of the chain (512 KB in float32)
+_BLOCK_MULTIPLE = 4  # the number of blocks is a multiple of 4: an even load on 1, 2 or 4 CPUs
 _EXPONENT_ONE = np.uint32(0x3F800000)  # the bits of 1.0f: or-ed with 23 random mantissa bits, [1, 2)
 _TWO_PI32 = np.float32(2.0 * np.pi)
 
@@ -352,7 +353,8 @@ def diagonal_sample(
         return y
     y32 = y.astype(np.float32)
     gain32, offset32 = gain.astype(np.float32), offset.astype(np.float32)
-    rows = max(1, _BLOCK_ELEMENTS // gain.shape[1])
+    n_blocks = -(-n * gain.shape[1] // _BLOCK_ELEMENTS)
+    rows = -(-n // (_BLOCK_MULTIPLE * -(-n_blocks // _BLOCK_MULTIPLE)))
     blocks = [y32[start : start + rows] for start in range(0, n, rows)]
     streams = np.random.SeedSequence(rng.integers(0, 2**63, size=2)).spawn(len(blocks))
     with ThreadPoolExecutor(min(_worker_count(), len(blocks))) as pool:
