@@ -179,7 +179,7 @@ class LinearDiffusion:
         instead of O(T n d^2) cost: u_T and every z_t are drawn in eigen-coordinates, so the random
         stream differs from ddpm_sample's for the same seed. The chain runs in float32 on all CPUs
         by default (``dtype``; see :func:`lindiff.diagonal_sample`): 1000 samples at d = 784,
-        T = 1000 take about 1.5 s on 2 cores. ``seed=None`` (the default) draws fresh samples on
+        T = 1000 take about 1.7 s on 2 cores. ``seed=None`` (the default) draws fresh samples on
         every call; pass an int to reproduce them. ``last_step_noise``: as in :func:`lindiff.ddpm_sample`.
 
         Returns

@@ -317,12 +317,12 @@ def diagonal_sample(
     (a rotation of an isotropic Gaussian is isotropic), and each coordinate follows
     y <- a_t y + o_t + sigma_t z, at O(T n d) cost. The T n d normal draws dominate it, so with the
     default ``dtype=float32`` the chain runs in float32 on blocks of rows that stay in cache, with
-    Box-Muller normals (tails cut at 5.65 sigma), split over the available CPUs: about 1.5 s for
+    Box-Muller normals (tails cut at 5.65 sigma), split over the available CPUs: about 1.7 s for
     d = 784, T = 1000, n = 1000 on 2 cores (``benchmarks/bench_sampler.py``). Rounding adds a
     relative error of about 1e-6 to the samples, far below the sampling error of any n that fits in
     memory; each block has its own random stream, so the samples do not depend on the number of
     CPUs. ``dtype=float64`` runs the chain in float64 with numpy's ziggurat normals, one step at a
-    time over all rows (about 7 times slower). ``last_step_noise``: as in :func:`lindiff.ddpm_sample`.
+    time over all rows (about 5 times slower). ``last_step_noise``: as in :func:`lindiff.ddpm_sample`.
 
     Returns
     -------
