@@ -146,7 +146,7 @@ def memorised(samples, X, ratio: float = 1.0 / 3.0) -> np.ndarray:
     ndarray of bool, shape (n,)
 
 
-    Defined in :doc:`chapter 7 </book/07_trained_networks>`, equation :eq:`eq-memorised`.
+    Defined in :doc:`chapter 8 </book/08_trained_networks>`, equation :eq:`eq-memorised`.
     """
     X = as_data_matrix(X, min_rows=2)
     samples = _as_batch(samples, X.shape[1], "samples")
@@ -181,7 +181,7 @@ def memorised_fraction(samples, X, ratio: float = 1.0 / 3.0) -> float:
         (number of samples with || x - x_(1) || < ratio || x - x_(2) ||) / n, in [0, 1].
 
 
-    Defined in :doc:`chapter 7 </book/07_trained_networks>`, equation :eq:`eq-memorised`.
+    Defined in :doc:`chapter 8 </book/08_trained_networks>`, equation :eq:`eq-memorised`.
     """
     return float(np.mean(memorised(samples, X, ratio)))
 
@@ -210,7 +210,7 @@ def transition_size(Ns, fractions, level: float = 0.5) -> float:
         (no transition in the range).
 
 
-    Defined in :doc:`chapter 7 </book/07_trained_networks>`, equation :eq:`eq-transition-size`.
+    Defined in :doc:`chapter 8 </book/08_trained_networks>`, equation :eq:`eq-transition-size`.
     """
     N = as_finite_array(Ns, "Ns", ndim=1)
     f = as_finite_array(fractions, "fractions", ndim=1)
