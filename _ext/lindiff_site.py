@@ -7,7 +7,10 @@
   build log and a notice at the top of its page saying what is missing and how to get it.
 - Without the npm assets (no Node.js: ``_site_assets/`` was not made), MathJax and the widget
   JavaScript come from public CDNs instead, and the log says so.
-- Without torch, the API page documents the trainer with torch mocked.
+- Without torch, the API page documents the trainer with torch mocked; a module the source view
+  cannot read (a mocked one, such as torch then) is neither listed nor linked under ``_modules/``.
+- The whole book as one PDF (``LINDIFF_BOOK_PDF``, made by ``scripts/build-book.sh --stored``):
+  copied beside the site as ``lindiff.pdf`` and linked from every page's download menu.
 - MathJax on every page, no duplicate inline scripts (both for ``scripts/check_site.mjs``), and
   bibliography labels "Author et al., year", like the citations in the text.
 """
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 from collections import Counter
 from pathlib import Path
 from string import ascii_lowercase
@@ -130,6 +134,61 @@ def _mock_torch(app, config):
         config.autodoc_mock_imports = [*config.autodoc_mock_imports, "torch"]
 
 
+def _drop_unreadable_source_modules(app):
+    """Keep only modules whose source viewcode read, so ``_modules/index.html`` links no missing page.
+
+    ``sphinx.ext.viewcode`` (Sphinx 7.4) records a module it could not analyse as ``False`` and
+    writes no page for it, yet still lists it on ``_modules/index.html``: with torch mocked, a link
+    to ``_modules/torch.html`` that does not exist. A mocked module is dropped even if recorded.
+    Runs on ``html-collect-pages`` before viewcode's own handler; yields no page itself.
+    """
+    modules = getattr(app.builder.env, "_viewcode_modules", None)
+    if not modules:
+        return []
+    mocked = tuple(app.config.autodoc_mock_imports or ())
+    for name in list(modules):
+        if not modules[name] or any(name == m or name.startswith(m + ".") for m in mocked):
+            del modules[name]
+    return []
+
+
+PDF_NAME = "lindiff.pdf"
+
+
+def _book_pdf() -> Path | None:
+    """The PDF of the whole book named by ``LINDIFF_BOOK_PDF``, or None when none is to be published."""
+    value = os.environ.get("LINDIFF_BOOK_PDF", "").strip()
+    if not value:
+        return None
+    path = Path(value)
+    if not path.is_file():
+        raise FileNotFoundError(f"LINDIFF_BOOK_PDF names {path}, which does not exist; "
+                                "scripts/build-book.sh --stored prints it first")
+    return path
+
+
+def _link_book_pdf(app, pagename, templatename, context, doctree):
+    """Every page of the html site links the book's PDF: in the download menu, else as a button."""
+    if app.builder.name != "html" or _book_pdf() is None:
+        return
+    button = {"type": "link", "url": context["pathto"](PDF_NAME, 1), "text": "whole book (.pdf)",
+              "tooltip": "Download the whole book as a PDF", "icon": "fas fa-book",
+              "label": "download-book-pdf-button"}
+    buttons = context.setdefault("header_buttons", [])
+    group = next((b for b in buttons if b.get("label") == "download-buttons"), None)
+    if group is not None:
+        group["buttons"].append(button)
+    else:
+        buttons.append({**button, "text": ""})
+
+
+def _copy_book_pdf(app, exception):
+    """Put the PDF beside the pages (``_build/html/lindiff.pdf``)."""
+    pdf = _book_pdf()
+    if exception is None and pdf is not None and app.builder.name == "html":
+        shutil.copyfile(pdf, Path(app.outdir, PDF_NAME))
+
+
 def _stored_notice(app, doctree):
     """At the top of a chapter shown from stored outputs: what is missing here and how to get it."""
     lines = _STORED.get(app.env.docname)
@@ -158,6 +217,9 @@ def setup(app):
     app.connect("config-inited", _assets_or_cdn)
     app.connect("config-inited", _mock_torch)
     app.connect("doctree-read", _stored_notice)
+    app.connect("html-collect-pages", _drop_unreadable_source_modules, priority=100)
+    app.connect("html-page-context", _link_book_pdf, priority=600)  # after the theme's buttons (501)
+    app.connect("build-finished", _copy_book_pdf)
     # Chapter titles may hold math ($N$), and the navigation sidebar shows them on every page:
     # load MathJax on every page, not only on pages that have equations themselves.
     app.set_html_assets_policy("always")

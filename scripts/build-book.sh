@@ -4,12 +4,18 @@
 #                                        one that lacks them is shown from its stored outputs, and the
 #                                        log and its page say what is missing (_ext/lindiff_site.py)
 #   bash scripts/build-book.sh --stored  execute nothing: the website from the stored, CI-verified
-#                                        outputs (no data, no torch); what the publishing workflow runs
+#                                        outputs (no data, no torch), and the whole book as one PDF
+#                                        (_build/html/lindiff.pdf, linked from every page). What
+#                                        scripts/publish.sh runs in a fresh environment, as the
+#                                        publishing workflow does.
+# The environment is .venv, or the folder named by LINDIFF_VENV.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+venv=${LINDIFF_VENV:-.venv}
+stored=0
 case "${1:-}" in
   "") bash scripts/setup.sh ;;
-  --stored) bash scripts/setup.sh --site; export LINDIFF_BOOK_EXECUTE=off ;;
+  --stored) bash scripts/setup.sh --site; export LINDIFF_BOOK_EXECUTE=off; stored=1 ;;
   *) echo "usage: bash scripts/build-book.sh [--stored]" >&2; exit 2 ;;
 esac
 source scripts/env.sh
@@ -18,6 +24,7 @@ source scripts/env.sh
 export MPLBACKEND=module://matplotlib_inline.backend_inline
 log=_build/build.log
 mkdir -p _build
+: > "$log"
 # MathJax and the ipywidgets JavaScript, served by the site itself (npm ci -> _site_assets/).
 # Without Node.js the pages load them from public CDNs instead (README, "Troubleshooting").
 if command -v npm >/dev/null 2>&1; then
@@ -25,15 +32,39 @@ if command -v npm >/dev/null 2>&1; then
 else
   echo "npm not found: the site will load MathJax and the widget JavaScript from CDNs" >&2
 fi
-start=$(date +%s)
-.venv/bin/jupyter-book build --all -W -n --keep-going . 2>&1 | tee "$log"
-status=${PIPESTATUS[0]}
+
 # jupyter-book can exit 0 although a notebook failed to execute: read the log as well
 # (Sphinx and myst-nb write "WARNING: ..." / "ERROR: ..."; the kernel's own "[IPKernelApp] WARNING |"
 # start-up notice is not a build problem).
-if [ "$status" -ne 0 ] || grep -E "(^|: )(WARNING|ERROR|CRITICAL): |Execution Failed" "$log" >/dev/null; then
-  echo "book build failed: see $log" >&2
-  exit 1
+jupyter_book() {
+  local part=_build/build-$1.log
+  shift
+  "$venv/bin/jupyter-book" build --all -W -n --keep-going "$@" . 2>&1 | tee "$part" | tee -a "$log"
+  local status=${PIPESTATUS[0]}
+  if [ "$status" -ne 0 ] || grep -E "(^|: )(WARNING|ERROR|CRITICAL): |Execution Failed" "$part" >/dev/null; then
+    echo "book build failed: see $part" >&2
+    exit 1
+  fi
+}
+
+start=$(date +%s)
+unset LINDIFF_BOOK_PDF
+if [ "$stored" = 1 ]; then
+  # The PDF: the whole book on one page (singlehtml), printed by headless Chromium after MathJax
+  # has typeset it (scripts/print_pdf.mjs). The html build below copies and links it.
+  if command -v node >/dev/null 2>&1 && [ -x "${CHROMIUM:-/usr/bin/chromium}" ]; then
+    jupyter_book pdf --builder singlehtml
+    mkdir -p _build/pdf
+    node scripts/print_pdf.mjs _build/singlehtml _build/pdf/lindiff.pdf
+    export LINDIFF_BOOK_PDF=_build/pdf/lindiff.pdf
+    echo "PDF printed after $(( $(date +%s) - start )) s"
+  elif [ "${LINDIFF_REQUIRE_ALL:-}" = 1 ]; then
+    echo "no PDF: Node.js and Chromium are needed (apt-get install chromium) and LINDIFF_REQUIRE_ALL is set" >&2
+    exit 1
+  else
+    echo "NOTE: no PDF of the book: Node.js and Chromium (apt-get install chromium) print it" >&2
+  fi
 fi
-grep "lindiff: chapter .* is shown from its stored outputs" "$log" | sed 's/^/NOTE: /' >&2 || true
+jupyter_book html
+grep -h "lindiff: chapter .* is shown from its stored outputs" "$log" | sed 's/^/NOTE: /' >&2 || true
 echo "book built in $(( $(date +%s) - start )) s: _build/html/index.html"
