@@ -72,7 +72,9 @@ def test_figures_are_embedded(pdf_text):
             if cell.cell_type != "code" or {"remove-cell", "remove-output"} & set(tags):
                 continue
             for out in cell.get("outputs", []):
-                if "scrapbook" not in out.get("metadata", {}) and any(k.startswith("image/") for k in out.get("data", {})):
+                if "scrapbook" not in out.get("metadata", {}) and any(
+                    k.startswith("image/") for k in out.get("data", {})
+                ):
                     figures += 1
     embedded = sum(len(page.images) for page in reader.pages)
     assert figures > 20 and embedded >= figures, (embedded, figures)

@@ -73,8 +73,7 @@ def test_stored_build_executes_nothing_and_require_all_refuses_a_skip(book, monk
 def test_source_view_lists_only_modules_whose_source_it_read():
     """A mocked or unreadable module (viewcode records ``False``) gets no entry and no link."""
     entry = ("code", {}, {}, "lindiff.train")
-    modules = {"lindiff.train": entry, "torch": False, "torch.nn": entry, "torchvision": entry,
-               "scipy.linalg": False}
+    modules = {"lindiff.train": entry, "torch": False, "torch.nn": entry, "torchvision": entry, "scipy.linalg": False}
     env = SimpleNamespace(_viewcode_modules=modules)
     app = SimpleNamespace(builder=SimpleNamespace(env=env), config=SimpleNamespace(autodoc_mock_imports=["torch"]))
     assert site._drop_unreadable_source_modules(app) == []
