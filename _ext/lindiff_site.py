@@ -11,6 +11,7 @@
   cannot read (a mocked one, such as torch then) is neither listed nor linked under ``_modules/``.
 - The whole book as one PDF (``LINDIFF_BOOK_PDF``, made by ``scripts/build-book.sh --stored``):
   copied beside the site as ``lindiff.pdf`` and linked from every page's download menu.
+- The version (``lindiff.__version__``) and a link to the change log in every page's footer.
 - MathJax on every page, no duplicate inline scripts (both for ``scripts/check_site.mjs``), and
   bibliography labels "Author et al., year", like the citations in the text.
 """
@@ -189,6 +190,22 @@ def _copy_book_pdf(app, exception):
         shutil.copyfile(pdf, Path(app.outdir, PDF_NAME))
 
 
+CHANGELOG_URL = "https://github.com/lindiff-book/lindiff/blob/main/CHANGELOG.md"
+
+
+def _version_in_footer(app, config):
+    """Every page's footer says which version of the book (and of lindiff) it shows."""
+    import lindiff
+
+    config.version = config.release = lindiff.__version__
+    options = dict(config.html_theme_options or {})
+    options["extra_footer"] = (options.get("extra_footer") or "") + (
+        f'<p class="lindiff-version">lindiff {lindiff.__version__} '
+        f'(<a href="{CHANGELOG_URL}">what changed</a>)</p>'
+    )
+    config.html_theme_options = options
+
+
 def _stored_notice(app, doctree):
     """At the top of a chapter shown from stored outputs: what is missing here and how to get it."""
     lines = _STORED.get(app.env.docname)
@@ -216,6 +233,7 @@ def setup(app):
     app.connect("config-inited", _choose_execution)
     app.connect("config-inited", _assets_or_cdn)
     app.connect("config-inited", _mock_torch)
+    app.connect("config-inited", _version_in_footer)
     app.connect("doctree-read", _stored_notice)
     app.connect("html-collect-pages", _drop_unreadable_source_modules, priority=100)
     app.connect("html-page-context", _link_book_pdf, priority=600)  # after the theme's buttons (501)

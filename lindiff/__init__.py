@@ -44,7 +44,7 @@ from .schedule import Schedule
 from .spectra import fit_power_law, participation_ratio, power_law_spectrum, random_rotation, rotated_covariance
 from .stats import empirical_stats, rayleigh_median
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "KLToTruth",

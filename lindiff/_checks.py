@@ -7,7 +7,37 @@ instead.
 
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
+
+# What each optional extra of pyproject.toml brings, and what a reader should know when it is missing.
+_EXTRA_HINTS = {
+    "train": " (on Linux without a GPU, install PyTorch's CPU build first: README, 'Troubleshooting')",
+    "chapters": "",
+}
+
+
+def require_module(module: str, extra: str, user: str):
+    """Import an optional dependency, or say which extra of lindiff brings it.
+
+    ``require_module("torch", "train", "lindiff.train")`` returns :mod:`torch`, or raises
+    :class:`ModuleNotFoundError` saying ``lindiff.train needs torch, which is not installed: pip
+    install 'lindiff[train]'`` instead of Python's bare ``No module named 'torch'``.
+    """
+    if extra not in _EXTRA_HINTS:
+        raise ValueError(f"extra must be one of {sorted(_EXTRA_HINTS)}, got {extra!r}")
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        top = module.split(".")[0]
+        if exc.name is not None and exc.name.split(".")[0] != top:
+            raise  # the package is there but something it needs is broken: its own message says what
+        raise ModuleNotFoundError(
+            f"{user} needs {top}, which is not installed: pip install 'lindiff[{extra}]'{_EXTRA_HINTS[extra]}",
+            name=top,
+        ) from exc
+
 
 # dtype kinds that are not real numbers: bool, complex, timedelta, datetime, bytes, str, void
 _NOT_REAL = {

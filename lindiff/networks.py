@@ -25,10 +25,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import torch
-from torch import nn
 
-from ._checks import as_data_matrix, check_positive_int
+from ._checks import as_data_matrix, check_positive_int, require_module
 from .kl import gaussian_kl, optimal_ridge_sampler, sampler_ridge_kl
 from .linear import LinearDiffusion
 from .memorisation import memorised_fraction
@@ -36,6 +34,9 @@ from .sampler import ddpm_sample
 from .schedule import Schedule
 from .stats import empirical_stats
 from .train import TrainingLoop, _checked_device
+
+torch = require_module("torch", "train", "lindiff.networks")
+nn = torch.nn
 
 _OPTIMIZERS = ("adam", "sgd")
 

@@ -43,7 +43,6 @@ import itertools
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from ._checks import (
     as_covariance,
@@ -53,11 +52,14 @@ from ._checks import (
     check_nonnegative,
     check_positive_int,
     psd_eigh,
+    require_module,
 )
 from .progress import progress
 from .sampler import affine_sampler_law
 from .schedule import Schedule
 from .stats import empirical_stats
+
+torch = require_module("torch", "train", "lindiff.train")
 
 _OPTIMIZERS = ("sgd", "adam")
 _BIASES = ("learned", "optimal")

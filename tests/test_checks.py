@@ -1,12 +1,15 @@
 """Input checks shared by the public functions: kinds of arrays that are not real numbers, bools
 taken for numbers, and seeds (issue 12: each was accepted, or failed with numpy's or torch's message)."""
 
+import subprocess
+import sys
 import warnings
 
 import numpy as np
 import pytest
 
 import lindiff as ld
+from lindiff import _checks
 
 SCHED = ld.Schedule.linear(T=5)
 NOT_REAL = [
@@ -74,3 +77,37 @@ def test_training_times_and_trained_weights_refuse_non_real_input():
         flow.weights("soon")
     with pytest.raises(TypeError, match="weights must hold real numeric values, got complex numbers"):
         affine_sampler_law(np.zeros((5, 2, 2)) + 0j, np.zeros((5, 2)), SCHED)
+
+
+# ------------------------------------------------------------------ optional dependencies
+
+
+def test_missing_optional_dependency_names_the_extra_to_install():
+    with pytest.raises(
+        ModuleNotFoundError,
+        match=r"lindiff.train needs no_such_pkg_xyz, which is not installed: "
+        r"pip install 'lindiff\[train\]'",
+    ):
+        _checks.require_module("no_such_pkg_xyz", "train", "lindiff.train")
+    with pytest.raises(ValueError, match="extra must be one of"):
+        _checks.require_module("numpy", "gpu", "lindiff.x")
+    assert _checks.require_module("numpy", "chapters", "lindiff.book") is np
+
+
+@pytest.mark.parametrize(
+    ("module", "blocked", "extra"),
+    [
+        ("lindiff.train", "torch", "train"),
+        ("lindiff.networks", "torch", "train"),
+        ("lindiff.book.style", "matplotlib", "chapters"),
+        ("lindiff.book.explore", "ipywidgets", "chapters"),
+    ],
+)
+def test_importing_a_module_without_its_extra_says_which_extra(module, blocked, extra):
+    """In a fresh interpreter where the dependency cannot be imported (a None entry in sys.modules)."""
+    code = (
+        f"import sys; sys.modules[{blocked!r}] = None\n"
+        f"try:\n    import {module}\nexcept ModuleNotFoundError as e:\n    print(e)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert f"needs {blocked}, which is not installed: pip install 'lindiff[{extra}]'" in out, out

@@ -2,11 +2,12 @@
 
 import numpy as np
 import pytest
-import torch
 
-import lindiff as ld
-from lindiff import networks
-from lindiff.train import TrainingDiverged
+torch = pytest.importorskip("torch", reason="the networks need torch: pip install 'lindiff[train]'")
+
+import lindiff as ld  # noqa: E402
+from lindiff import networks  # noqa: E402
+from lindiff.train import TrainingDiverged  # noqa: E402
 
 torch.set_num_threads(1)  # tiny networks: extra threads only add overhead on a shared machine
 TINY = ld.Schedule.linear(T=4, beta_min=0.05, beta_max=0.5)

@@ -255,7 +255,7 @@ def test_sampler_refuses_a_non_finite_noise_prediction_naming_the_step(bad):
 
 
 def test_sampler_of_a_diverged_trained_model_raises():
-    import torch
+    torch = pytest.importorskip("torch", reason="the trainer needs torch: pip install 'lindiff[train]'")
 
     from lindiff.train import Trainer
 

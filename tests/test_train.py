@@ -13,11 +13,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
-import lindiff as ld
-from lindiff.gradient_flow import GradientFlow
-from lindiff.train import Trainer, TrainingRun, train
+torch = pytest.importorskip("torch", reason="the trainer needs torch: pip install 'lindiff[train]'")
+
+import lindiff as ld  # noqa: E402
+from lindiff.gradient_flow import GradientFlow  # noqa: E402
+from lindiff.train import Trainer, TrainingRun, train  # noqa: E402
 
 SCHED = ld.Schedule.linear(T=10, beta_min=1e-3, beta_max=0.3)
 torch.set_num_threads(1)  # tiny tensors: extra threads only add overhead on a shared machine

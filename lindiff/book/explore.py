@@ -24,10 +24,11 @@ import threading
 import traceback
 from concurrent.futures import ThreadPoolExecutor
 
-import ipywidgets as widgets
-from matplotlib.figure import Figure
-
+from .._checks import require_module
 from ..progress import quiet
+
+widgets = require_module("ipywidgets", "chapters", "lindiff.book.explore")
+Figure = require_module("matplotlib.figure", "chapters", "lindiff.book.explore").Figure
 
 _DRAW_LOCK = threading.Lock()
 # one thread draws for every explorer: the widget-message threads only record that a redraw is due

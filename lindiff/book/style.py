@@ -7,10 +7,11 @@ singular C it degenerates to a segment (or a point), which is still drawn.
 
 from __future__ import annotations
 
-import matplotlib as mpl
 import numpy as np
 
-from .._checks import as_covariance, as_mean, check_nonnegative, check_positive_int, psd_eigh
+from .._checks import as_covariance, as_mean, check_nonnegative, check_positive_int, psd_eigh, require_module
+
+mpl = require_module("matplotlib", "chapters", "lindiff.book.style")
 
 #: One colour per role, used by every chapter.
 COLORS = {
