@@ -82,6 +82,6 @@ def test_every_chapter_has_chapter_0s_install_cell():
         cells = _install_cells(path)
         assert len(cells) == 1, f"{path.name}: {len(cells)} cells tagged colab-install, want 1"
         first_code = next(c for c in nb.cells if c.cell_type == "code")
-        assert first_code is cells[0], f"{path.name}: the colab-install cell is not the first code cell"
+        assert first_code == cells[0], f"{path.name}: the colab-install cell is not the first code cell"
         assert cells[0].source == canonical.source, f"{path.name}: its colab-install cell differs from chapter 0's"
         assert cells[0].metadata["tags"] == canonical.metadata["tags"], path.name
