@@ -189,8 +189,8 @@ def test_the_rule_finds_faces_and_only_faces():
         'X, s = data.load_dataset("celeba")\ntrain = {"mnist": M, "celeba": X[:8000]}',
         "near = {}\nfor n in PRE:\n    near[n] = train[n][:N][idx]",
         'images.show_images(ax, near["mnist"], s, ncols=6)',  # MNIST's entry: fine
-        'images.show_images(ax, near[name], s, ncols=6)',
-        'grid = tile_images(np.vstack([X[:3], X[3:6]]), s, 3)',  # under a call, still drawn
+        "images.show_images(ax, near[name], s, ncols=6)",
+        "grid = tile_images(np.vstack([X[:3], X[3:6]]), s, 3)",  # under a call, still drawn
     )
     assert face_cells(nb) == [3, 4]
     # derived statistics are not faces: a mean, a spectrum, samples of a model fitted to them

@@ -85,3 +85,21 @@ def test_every_chapter_has_chapter_0s_install_cell():
         assert first_code == cells[0], f"{path.name}: the colab-install cell is not the first code cell"
         assert cells[0].source == canonical.source, f"{path.name}: its colab-install cell differs from chapter 0's"
         assert cells[0].metadata["tags"] == canonical.metadata["tags"], path.name
+
+
+def test_present_keeps_what_is_here_and_says_what_is_not_in_one_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("LINDIFF_DATA_DIR", str(tmp_path / "empty"))
+    monkeypatch.setenv("LINDIFF_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("LINDIFF_OFFLINE", "1")
+    assert chapters.present(["mnist", "celeba"], "the sweeps") == []
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith(f"Left out of the sweeps: mnist not found in {tmp_path / 'empty' / 'mnist'} or ")
+    assert "downloads are off (LINDIFF_OFFLINE)" in lines[0]
+    assert lines[1].startswith("Left out of the sweeps: celeba not found in ") and "licence" in lines[1]
+    # a data set that is here: kept, nothing printed
+    (tmp_path / "empty").mkdir()
+    monkeypatch.setattr(chapters.data, "missing", lambda name: None)
+    monkeypatch.setenv("LINDIFF_DATA_DIR", str(tmp_path / "other"))  # a new folder: asked again
+    assert chapters.present(["mnist", "celeba"]) == ["mnist", "celeba"]
+    assert capsys.readouterr().out == ""

@@ -59,14 +59,15 @@ def missing_needs(notebook) -> list[str]:
     return lines
 
 
+# data.missing's answer per (data set, data folder, cache folder, offline switch), for the session
+_MISSING_MEMO: dict = {}
+
+
 def _missing_here(name: str) -> str | None:
     key = (name, *(os.environ.get(v, "") for v in ("LINDIFF_DATA_DIR", "LINDIFF_CACHE_DIR", "LINDIFF_OFFLINE")))
     if key not in _MISSING_MEMO:
         _MISSING_MEMO[key] = data.missing(name)
     return _MISSING_MEMO[key]
-
-
-_MISSING_MEMO: dict = {}
 
 
 def present(names, part: str = "this chapter") -> list[str]:
