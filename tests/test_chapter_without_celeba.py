@@ -56,15 +56,18 @@ def test_chapter_5_runs_to_its_end_with_mnist_alone(tmp_path, monkeypatch):
         for line in out.text.splitlines()
     ]
     notes = [line for line in printed if line.startswith("Left out of ")]
-    # the first data cell: the three data sets not here, one line each, saying where to get them
-    for name in ("fashion-mnist", "cifar10", "celeba"):
+    # the first data cell: each data set not here, one line, saying where to get it (Fashion-MNIST
+    # and CIFAR-10 may sit in the download folder of LINDIFF_CACHE_DIR; CelebA never can)
+    absent = [name for name in ("fashion-mnist", "cifar10", "celeba") if data.missing(name) is not None]
+    assert "celeba" in absent
+    for name in absent:
         first = [line for line in notes if line.startswith(f"Left out of the sections below: {name} not found in ")]
         assert len(first) == 1, (name, notes)
-    assert any("CelebA site" in line or "licence" in line for line in notes if ": celeba " in line)
+    assert any("licence" in line for line in notes if ": celeba " in line)
     # the N-sweeps and samples: CelebA, one line
     sweeps = [line for line in notes if line.startswith("Left out of the N-sweeps and samples below: celeba ")]
     assert len(sweeps) == 1, notes
-    assert len(notes) == 4, notes
+    assert len(notes) == len(absent) + 1, notes
     assert not any(out.output_type == "error" for cell in nb.cells if cell.cell_type == "code" for out in cell.outputs)
     # the MNIST parts ran: their tables were printed
     assert any(line.startswith("MNIST ") and "d_eff" in line for line in printed)
