@@ -4,7 +4,9 @@ Usage: .venv/bin/python scripts/refresh_notebooks.py [book/NAME.ipynb ...]   (de
 
 Each notebook runs top to bottom in a fresh kernel with book/ as working directory, with progress
 bars silenced. Execution timings and widget state are dropped and execution counts renumbered, so a
-refresh of unchanged code gives an unchanged file. The wall time of each chapter is printed.
+refresh of unchanged code gives an unchanged file. Cells tagged ``celeba-faces`` (real CelebA faces, shown
+only to a reader running the chapter on their own copy) lose their outputs: CelebA's terms forbid
+redistributing its images. The wall time of each chapter is printed.
 """
 from __future__ import annotations
 
@@ -17,6 +19,8 @@ import nbformat
 from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
+# Cells that show real CelebA faces carry this tag; their outputs are never written to the repository.
+PRIVATE_TAG = "celeba-faces"
 
 
 def coalesce_streams(outputs: list) -> list:
@@ -36,9 +40,17 @@ def coalesce_streams(outputs: list) -> list:
     return merged
 
 
+def strip_private(nb) -> None:
+    """Empty the outputs of every code cell tagged ``celeba-faces`` (:data:`PRIVATE_TAG`)."""
+    for cell in nb.cells:
+        if cell.cell_type == "code" and PRIVATE_TAG in cell.metadata.get("tags", []):
+            cell.outputs = []
+
+
 def strip_volatile(nb) -> None:
     """Drop execution timings, widget state and kernel versions; renumber execution counts; merge
-    consecutive prints into one output."""
+    consecutive prints into one output; empty the outputs of cells that show CelebA faces."""
+    strip_private(nb)
     nb.metadata.pop("widgets", None)
     nb.metadata.pop("execution", None)
     lang = nb.metadata.get("language_info")

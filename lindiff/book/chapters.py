@@ -57,3 +57,34 @@ def missing_needs(notebook) -> list[str]:
             how = _HOW_TO_INSTALL.get(package, f"pip install {package}")
             lines.append(f"package {package} is not installed: {how}")
     return lines
+
+
+# data.missing's answer per (data set, data folder, cache folder, offline switch), for the session
+_MISSING_MEMO: dict = {}
+
+
+def _missing_here(name: str) -> str | None:
+    key = (name, *(os.environ.get(v, "") for v in ("LINDIFF_DATA_DIR", "LINDIFF_CACHE_DIR", "LINDIFF_OFFLINE")))
+    if key not in _MISSING_MEMO:
+        _MISSING_MEMO[key] = data.missing(name)
+    return _MISSING_MEMO[key]
+
+
+def present(names, part: str = "this chapter") -> list[str]:
+    """The data sets among ``names`` that can be loaded here, in order; one printed line for each other.
+
+    A chapter calls it where a part needs data sets (``part`` names that part), so that a reader
+    without one, e.g. without CelebA on Colab, gets every part whose data are here and, for each
+    missing data set, one line saying what is missing and how to get it (the reason of
+    :func:`lindiff.data.missing`, which downloads a data set first where it may). The answer is
+    remembered per data set for the session, so a failed download is not retried at every part.
+    Prints nothing when every data set is here.
+    """
+    found = []
+    for name in names:
+        why = _missing_here(name)
+        if why is None:
+            found.append(name)
+        else:
+            print(f"Left out of {part}: {why}")
+    return found
