@@ -26,7 +26,9 @@ from .kl import (
     naive_measure,
     optimal_ridge_limit_law,
     optimal_ridge_sampler,
+    optimal_sampler_stop,
     sampler_ridge_kl,
+    sampler_stop_kl,
     whitened_kl_approximation,
 )
 from .linear import LinearDiffusion
@@ -38,7 +40,11 @@ from .sampler import (
     forward_trajectories,
     optimal_sampler_mean_factors,
     optimal_sampler_variances,
+    sampler_noise_variances,
+    sampler_stop_ridge,
     sampler_trajectories,
+    stopped_sample,
+    stopped_sampler_law,
 )
 from .schedule import Schedule
 from .spectra import fit_power_law, participation_ratio, power_law_spectrum, random_rotation, rotated_covariance
@@ -65,6 +71,7 @@ __all__ = [
     "naive_measure",
     "optimal_ridge_limit_law",
     "optimal_ridge_sampler",
+    "optimal_sampler_stop",
     "optimal_sampler_mean_factors",
     "optimal_sampler_variances",
     "participation_ratio",
@@ -72,7 +79,12 @@ __all__ = [
     "random_rotation",
     "rayleigh_median",
     "rotated_covariance",
+    "sampler_noise_variances",
     "sampler_ridge_kl",
+    "sampler_stop_kl",
+    "sampler_stop_ridge",
     "sampler_trajectories",
+    "stopped_sample",
+    "stopped_sampler_law",
     "whitened_kl_approximation",
 ]
