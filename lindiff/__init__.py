@@ -16,6 +16,14 @@ Nothing imports upward: no module of the mathematics imports ``lindiff.data`` or
 and no module of ``lindiff.data`` imports ``lindiff.book`` (``tests/test_layers.py`` checks both).
 """
 
+from .collapse import (
+    blurred_training_kl,
+    class_posteriors,
+    collapse_size,
+    collapse_step,
+    noisy_information,
+    speciation_step,
+)
 from .kl import (
     KLToTruth,
     LearnedKL,
@@ -58,6 +66,10 @@ __all__ = [
     "LinearDiffusion",
     "Schedule",
     "affine_sampler_law",
+    "blurred_training_kl",
+    "class_posteriors",
+    "collapse_size",
+    "collapse_step",
     "ddpm_sample",
     "diagonal_sample",
     "diagonal_sampler_law",
@@ -69,6 +81,7 @@ __all__ = [
     "gaussian_kl",
     "learned_kl",
     "naive_measure",
+    "noisy_information",
     "optimal_ridge_limit_law",
     "optimal_ridge_sampler",
     "optimal_sampler_stop",
@@ -84,6 +97,7 @@ __all__ = [
     "sampler_stop_kl",
     "sampler_stop_ridge",
     "sampler_trajectories",
+    "speciation_step",
     "stopped_sample",
     "stopped_sampler_law",
     "whitened_kl_approximation",

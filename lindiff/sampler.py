@@ -9,6 +9,11 @@ basis (:func:`lindiff.diagonal_sampler_law`), and by the dense recursion for gen
 (:func:`affine_sampler_law`). The forward chain and the sampler are also recorded step by step
 (:func:`forward_trajectories`, :func:`sampler_trajectories`), for drawing their paths; the forward
 chain x_t = sqrt(alpha_t) x_{t-1} + sqrt(beta_t) z_t has the marginal x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps.
+
+The sampler can be stopped at a step t0 (:func:`stopped_sample`: the rescaled state or Tweedie's one-step
+estimate there, with exact laws :func:`stopped_sampler_law` and the ridge c(t0) it imitates,
+:func:`sampler_stop_ridge`), and its noise variance sigma_t^2 is beta_t (the book's choice, default) or the
+posterior variance beta~_t (``noise="posterior"``, :func:`sampler_noise_variances`).
 """
 
 from __future__ import annotations
