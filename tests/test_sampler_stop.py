@@ -3,6 +3,8 @@ recursions written here, against Monte Carlo, and against the ridge they imitate
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as hs
 
 from lindiff import (
     LinearDiffusion,
@@ -18,7 +20,7 @@ from lindiff import (
     stopped_sample,
     stopped_sampler_law,
 )
-from lindiff.sampler import affine_sampler_law, diagonal_sampler_law, sampler_trajectories
+from lindiff.sampler import affine_sampler_law, diagonal_sample, diagonal_sampler_law, sampler_trajectories
 
 SCHED = Schedule.linear()
 SHORT = Schedule.linear(T=60, beta_min=1e-3, beta_max=0.1)
@@ -68,6 +70,34 @@ def test_stopped_law_against_scalar_loop(output, noise):
             ref_mean, ref_var = _stopped_loop(lam, SHORT, int(t0), output, noise)
             assert mean[j, nu] == pytest.approx(ref_mean, rel=1e-10, abs=1e-13)
             assert var[j, nu] == pytest.approx(ref_var, rel=1e-9, abs=1e-14)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    T=hs.integers(1, 30),
+    lam=hs.floats(0.0, 1e3),
+    frac=hs.floats(0.0, 1.0),
+    output=hs.sampled_from(["state", "denoised"]),
+    noise=hs.sampled_from(["beta", "posterior"]),
+)
+def test_stopped_law_property(T, lam, frac, output, noise):
+    # any schedule length, any variance (0 included), any stopping step 0..T
+    sched = Schedule.linear(T, 1e-3, 0.2)
+    t0 = int(round(frac * T))
+    mean, var = stopped_sampler_law(np.array([lam]), sched, t0, output, noise)
+    ref_mean, ref_var = _stopped_loop(lam, sched, t0, output, noise)
+    assert mean[0] == pytest.approx(ref_mean, rel=1e-9, abs=1e-12)
+    assert var[0] == pytest.approx(ref_var, rel=1e-8, abs=1e-13)
+
+
+def test_diagonal_sample_with_posterior_noise_monte_carlo():
+    lam = np.array([0.0, 1e-3, 0.5, 5.0])
+    ab = SHORT.alpha_bars[:, None]
+    w = np.sqrt(1 - ab) / (ab * lam + 1 - ab)
+    y = diagonal_sample(w, np.zeros_like(w), SHORT, 40_000, seed=2, progress_bar=False, noise="posterior")
+    var = optimal_sampler_variances(lam, SHORT, noise="posterior")
+    assert var[0] == 0 and np.all(np.abs(y[:, 0]) < 1e-12)  # the t = 1 gain is 0 up to round-off
+    assert np.all(np.abs(y[:, 1:].var(0) / var[1:] - 1) < 5 * np.sqrt(2 / 40_000) + 1e-5)
 
 
 def test_stopped_law_matches_the_diagonal_recursion_on_the_book_schedule():
