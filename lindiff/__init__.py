@@ -16,6 +16,14 @@ Nothing imports upward: no module of the mathematics imports ``lindiff.data`` or
 and no module of ``lindiff.data`` imports ``lindiff.book`` (``tests/test_layers.py`` checks both).
 """
 
+from .collapse import (
+    blurred_training_kl,
+    class_posteriors,
+    collapse_size,
+    collapse_step,
+    noisy_information,
+    speciation_step,
+)
 from .kl import (
     KLToTruth,
     LearnedKL,
@@ -26,7 +34,9 @@ from .kl import (
     naive_measure,
     optimal_ridge_limit_law,
     optimal_ridge_sampler,
+    optimal_sampler_stop,
     sampler_ridge_kl,
+    sampler_stop_kl,
     whitened_kl_approximation,
 )
 from .linear import LinearDiffusion
@@ -38,7 +48,11 @@ from .sampler import (
     forward_trajectories,
     optimal_sampler_mean_factors,
     optimal_sampler_variances,
+    sampler_noise_variances,
+    sampler_stop_ridge,
     sampler_trajectories,
+    stopped_sample,
+    stopped_sampler_law,
 )
 from .schedule import Schedule
 from .spectra import fit_power_law, participation_ratio, power_law_spectrum, random_rotation, rotated_covariance
@@ -52,6 +66,10 @@ __all__ = [
     "LinearDiffusion",
     "Schedule",
     "affine_sampler_law",
+    "blurred_training_kl",
+    "class_posteriors",
+    "collapse_size",
+    "collapse_step",
     "ddpm_sample",
     "diagonal_sample",
     "diagonal_sampler_law",
@@ -63,8 +81,10 @@ __all__ = [
     "gaussian_kl",
     "learned_kl",
     "naive_measure",
+    "noisy_information",
     "optimal_ridge_limit_law",
     "optimal_ridge_sampler",
+    "optimal_sampler_stop",
     "optimal_sampler_mean_factors",
     "optimal_sampler_variances",
     "participation_ratio",
@@ -72,7 +92,13 @@ __all__ = [
     "random_rotation",
     "rayleigh_median",
     "rotated_covariance",
+    "sampler_noise_variances",
     "sampler_ridge_kl",
+    "sampler_stop_kl",
+    "sampler_stop_ridge",
     "sampler_trajectories",
+    "speciation_step",
+    "stopped_sample",
+    "stopped_sampler_law",
     "whitened_kl_approximation",
 ]

@@ -11,6 +11,8 @@ The truth is rho = N(mu, Sigma). Here:
   :func:`optimal_ridge_limit_law`, the c that minimises it;
 - :class:`KLToTruth`, the divergence of many laws diagonal in one basis, for the exact finite-T
   sampler: :func:`sampler_ridge_kl` against the ridge, :func:`optimal_ridge_sampler` its minimiser;
+  :func:`sampler_stop_kl` against the step t0 where the sampler is stopped, :func:`optimal_sampler_stop`
+  its minimiser;
 - the naive measure ||Sigma_0 - Sigma||_F^2 / ||Sigma||_F^2 (:func:`naive_measure`,
   :func:`lindiff.expected_naive_measure`), governed by the participation ratio d_eff = (Tr Sigma)^2 / Tr Sigma^2:
   by it N ~ d_eff samples would do, while the divergence weighs every direction by its own
@@ -29,7 +31,7 @@ from scipy.special import digamma
 
 from ._checks import as_covariance, as_finite_array, as_mean, as_times, check_positive_int, check_psd, psd_eigh
 from .linear import LinearDiffusion
-from .sampler import optimal_sampler_mean_factors, optimal_sampler_variances
+from .sampler import optimal_sampler_mean_factors, optimal_sampler_variances, stopped_sampler_law
 from .spectra import participation_ratio
 
 _SERIES_FROM = 50.0  # expected_kl: the asymptotic series of digamma from this argument on
@@ -441,3 +443,64 @@ def _refine_log_minimum(f, grid):
     if res.fun <= values[i]:
         return float(np.exp(res.x)), float(res.fun)
     return float(grid[i]), float(values[i])
+
+
+def sampler_stop_kl(model: LinearDiffusion, t0, true_mean, true_cov, output: str = "state", noise: str = "beta"):
+    """KL(rho_t0 || rho) of the fully trained model's sampler stopped at step t0, for every t0 given.
+
+    rho_t0 is the exact law of the stopped sampler's output (:func:`lindiff.stopped_sampler_law`):
+    the rescaled state u_t0 / sqrt(abar_t0) (``output="state"``) or Tweedie's one-step denoised
+    estimate (``output="denoised"``), with the model's ridge c included in lam = lambda_nu + c. A law
+    with variance 0 in some direction (the denoised estimate in an unseen direction, or the posterior
+    noise at t0 = 0) is singular: its KL is inf. Each t0 costs O(d^2) after one O(T d) pass.
+
+    Parameters
+    ----------
+    model : LinearDiffusion
+    t0 : int or 1-D array of int
+        Stopping steps in 0..T.
+    true_mean, true_cov : array_like
+        The truth N(mu, Sigma).
+    output : {"state", "denoised"}
+    noise : {"beta", "posterior"}
+
+    Returns
+    -------
+    float for scalar t0, else ndarray
+
+
+    Defined in :doc:`chapter 7 </book/07_sampler_regularisation>`: the laws :eq:`eq-stopped-state-law` and
+    :eq:`eq-stopped-denoised-law`, scored by equation :eq:`eq-gaussian-kl` of
+    :doc:`chapter 4 </book/04_kl_divergence>`.
+    """
+    if not isinstance(model, LinearDiffusion):
+        raise ValueError("model must be a lindiff.LinearDiffusion")
+    factor, var = stopped_sampler_law(model.eigenvalues + model.c, model.schedule, t0, output, noise)
+    mean = factor * (model.eigenvectors.T @ model.mean)
+    kl = KLToTruth(model.eigenvectors, true_mean, true_cov)
+    regular = np.all(var > 0, axis=-1)
+    if np.ndim(regular) == 0:
+        return kl(mean, var) if regular else float("inf")
+    out = np.full(regular.shape, np.inf)
+    if np.any(regular):
+        out[regular] = kl(mean[regular], var[regular])
+    return out
+
+
+def optimal_sampler_stop(model: LinearDiffusion, true_mean, true_cov, output: str = "state", noise: str = "beta"):
+    """The stopping step t0 in 0..T minimising :func:`sampler_stop_kl`, found over every step.
+
+    Returns
+    -------
+    t0_star : int
+    kl_star : float
+
+
+    Defined in :doc:`chapter 7 </book/07_sampler_regularisation>`, equation :eq:`eq-stopped-state-law`.
+    """
+    if not isinstance(model, LinearDiffusion):
+        raise ValueError("model must be a lindiff.LinearDiffusion")
+    steps = np.arange(model.schedule.T + 1)
+    kl = sampler_stop_kl(model, steps, true_mean, true_cov, output, noise)
+    i = int(np.argmin(kl))
+    return int(steps[i]), float(kl[i])

@@ -9,6 +9,11 @@ basis (:func:`lindiff.diagonal_sampler_law`), and by the dense recursion for gen
 (:func:`affine_sampler_law`). The forward chain and the sampler are also recorded step by step
 (:func:`forward_trajectories`, :func:`sampler_trajectories`), for drawing their paths; the forward
 chain x_t = sqrt(alpha_t) x_{t-1} + sqrt(beta_t) z_t has the marginal x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps.
+
+The sampler can be stopped at a step t0 (:func:`stopped_sample`: the rescaled state or Tweedie's one-step
+estimate there, with exact laws :func:`stopped_sampler_law` and the ridge c(t0) it imitates,
+:func:`sampler_stop_ridge`), and its noise variance sigma_t^2 is beta_t (the book's choice, default) or the
+posterior variance beta~_t (``noise="posterior"``, :func:`sampler_noise_variances`).
 """
 
 from __future__ import annotations
@@ -24,7 +29,15 @@ from .schedule import Schedule
 
 
 def ddpm_sample(
-    eps_model, schedule: Schedule, n: int, d: int, seed=None, progress_bar: bool = True, last_step_noise: bool = True
+    eps_model,
+    schedule: Schedule,
+    n: int,
+    d: int,
+    seed=None,
+    progress_bar: bool = True,
+    last_step_noise: bool = True,
+    noise: str = "beta",
+    t0: int = 0,
 ):
     """Run the ancestral sampler for any noise predictor.
 
@@ -42,11 +55,18 @@ def ddpm_sample(
     last_step_noise : bool
         Add sigma_1 z_1 at the last step t = 1 (the book's convention, default). False follows Ho et
         al.'s Algorithm 2 (z = 0 at t = 1): the output then lacks the variance beta_1 added there.
+    noise : {"beta", "posterior"}
+        The sampler's noise variance sigma_t^2 (:func:`sampler_noise_variances`): beta_t (the book's
+        choice, diffusers' ``fixed_large``, default) or the posterior variance
+        beta~_t = beta_t (1 - abar_{t-1}) / (1 - abar_t) (diffusers' ``fixed_small``).
+    t0 : int
+        Stop after the step t0 + 1 and return u_{t0} (0, the default, runs the whole chain; see
+        :func:`stopped_sample` for the outputs of a stopped sampler).
 
     Returns
     -------
     ndarray, shape (n, d)
-        The samples u_0.
+        The samples u_{t0} (u_0 by default).
 
     Raises
     ------
@@ -61,16 +81,19 @@ def ddpm_sample(
     check_eps_model(eps_model, schedule)
     n = check_positive_int(n, "n")
     d = check_positive_int(d, "d")
+    t0 = _check_stop(t0, schedule)
+    variances = sampler_noise_variances(schedule, noise, last_step_noise)
     rng = np.random.default_rng(check_seed(seed))
     betas, alphas, abars = schedule.betas, schedule.alphas, schedule.alpha_bars
     u = rng.standard_normal((n, d))
-    steps = range(schedule.T, 0, -1)
-    for t in progress(steps, desc="sampling", total=schedule.T, **({} if progress_bar else {"disable": True})):
+    steps = range(schedule.T, t0, -1)
+    bar = {} if progress_bar else {"disable": True}
+    for t in progress(steps, desc="sampling", total=schedule.T - t0, **bar):
         i = t - 1
         eps = eps_output(eps_model(u, t), u.shape, t)
         u = (u - betas[i] / np.sqrt(1.0 - abars[i]) * eps) / np.sqrt(alphas[i])
-        if t > 1 or last_step_noise:
-            u = u + np.sqrt(betas[i]) * rng.standard_normal((n, d))
+        if variances[i] > 0:
+            u = u + np.sqrt(variances[i]) * rng.standard_normal((n, d))
     if not np.all(np.isfinite(u)):
         raise ValueError(
             "the samples overflowed to NaN or inf although eps_model's output stayed finite; "
@@ -84,12 +107,58 @@ def _check_schedule(schedule) -> None:
         raise ValueError(f"schedule must be a lindiff.Schedule (e.g. Schedule.linear()), got {type(schedule).__name__}")
 
 
-def _noise_variances(schedule: Schedule, last_step_noise: bool) -> np.ndarray:
-    """sigma_t^2 = beta_t added at steps t = 1..T, with sigma_1^2 = 0 when ``last_step_noise`` is False."""
-    noise = schedule.betas.copy()
+NOISE_CHOICES = ("beta", "posterior")
+
+
+def sampler_noise_variances(schedule: Schedule, noise: str = "beta", last_step_noise: bool = True) -> np.ndarray:
+    """The variances sigma_t^2 of the noise the ancestral sampler adds at steps t = 1..T.
+
+    ``noise="beta"`` (the book's choice, diffusers' ``fixed_large``): sigma_t^2 = beta_t.
+    ``noise="posterior"`` (diffusers' ``fixed_small``): the variance of the forward posterior
+    q(x_{t-1} | x_t, x_0),
+
+        beta~_t = beta_t (1 - abar_{t-1}) / (1 - abar_t),   abar_0 = 1, so beta~_1 = 0.
+
+    ``last_step_noise=False`` sets sigma_1^2 = 0 (Ho et al.'s Algorithm 2); with the posterior
+    variance it is 0 anyway.
+
+    Returns
+    -------
+    ndarray, shape (T,)
+
+
+    Defined in :doc:`chapter 7 </book/07_sampler_regularisation>`, equation :eq:`eq-posterior-variance`.
+    """
+    _check_schedule(schedule)
+    if noise not in NOISE_CHOICES:
+        raise ValueError(f"noise must be 'beta' or 'posterior', got {noise!r}")
+    if noise == "beta":
+        variances = schedule.betas.copy()
+    else:
+        variances = schedule.betas * (1.0 - schedule.alpha_bars_prev) / (1.0 - schedule.alpha_bars)
     if not last_step_noise:
-        noise[0] = 0.0
-    return noise
+        variances[0] = 0.0
+    return variances
+
+
+def _noise_variances(schedule: Schedule, last_step_noise: bool, noise: str = "beta") -> np.ndarray:
+    """sigma_t^2 added at steps t = 1..T (see :func:`sampler_noise_variances`)."""
+    return sampler_noise_variances(schedule, noise, last_step_noise)
+
+
+def _check_stop(t0, schedule: Schedule) -> int:
+    """A stopping step t0 in 0..T (t0 = 0: the whole chain)."""
+    if isinstance(t0, (bool, np.bool_)) or not isinstance(t0, (int, np.integer)) or not 0 <= t0 <= schedule.T:
+        raise ValueError(f"t0 must be an integer step in 0..{schedule.T} (0: run the whole chain), got {t0!r}")
+    return int(t0)
+
+
+def _check_stops(t0, schedule: Schedule) -> np.ndarray:
+    """One stopping step or a 1-D array of them, each an integer in 0..T."""
+    raw = np.asarray(t0)
+    if raw.ndim > 1 or raw.dtype.kind not in "iu" or np.any(raw < 0) or np.any(raw > schedule.T):
+        raise ValueError(f"t0 must be an integer step in 0..{schedule.T} or a 1-D array of them, got {t0!r}")
+    return raw.astype(np.int64)
 
 
 def _step_coefficients(w, m, schedule: Schedule):
@@ -110,7 +179,7 @@ def _step_coefficients(w, m, schedule: Schedule):
     return gain, offset
 
 
-def diagonal_sampler_law(w, m, schedule: Schedule, last_step_noise: bool = True):
+def diagonal_sampler_law(w, m, schedule: Schedule, last_step_noise: bool = True, noise: str = "beta", t0: int = 0):
     """Exact law of the sampler output for a denoiser that is diagonal in a fixed orthonormal basis.
 
     In that basis, direction nu at step t predicts eps_nu = w[t-1, nu] (y_nu - m[t-1, nu]). The
@@ -131,26 +200,31 @@ def diagonal_sampler_law(w, m, schedule: Schedule, last_step_noise: bool = True)
     schedule : Schedule
     last_step_noise : bool
         As in :func:`lindiff.ddpm_sample`: False leaves out the noise of the last step t = 1.
+    noise : {"beta", "posterior"}
+        The sampler's noise variances (:func:`lindiff.sampler_noise_variances`); beta_t above.
+    t0 : int
+        Stop the recursion at u_{t0} (default 0: the sampler's output u_0).
 
     Returns
     -------
     mean, var : ndarray, shape (d,)
-        Mean and variance of each coordinate of u_0 in the basis (coordinates are independent).
+        Mean and variance of each coordinate of u_{t0} in the basis (coordinates are independent).
 
 
     Defined in :doc:`chapter 6 </book/06_early_stopping>`, equation :eq:`eq-diagonal-sampler-law`.
     """
     gain, offset = _step_coefficients(w, m, schedule)
+    t0 = _check_stop(t0, schedule)
     mean = np.zeros(gain.shape[1:])
     var = np.ones(gain.shape[1:])
-    noise = _noise_variances(schedule, last_step_noise)
-    for i in range(schedule.T - 1, -1, -1):
+    variances = _noise_variances(schedule, last_step_noise, noise)
+    for i in range(schedule.T - 1, t0 - 1, -1):
         mean = gain[i] * mean + offset[i]
-        var = gain[i] ** 2 * var + noise[i]
+        var = gain[i] ** 2 * var + variances[i]
     return mean, var
 
 
-def optimal_sampler_variances(lam, schedule: Schedule, last_step_noise: bool = True) -> np.ndarray:
+def optimal_sampler_variances(lam, schedule: Schedule, last_step_noise: bool = True, noise: str = "beta") -> np.ndarray:
     """Variance of the sampler output along a direction of regularised training variance lam, for
     the optimal linear denoiser (exact, finite T).
 
@@ -172,18 +246,22 @@ def optimal_sampler_variances(lam, schedule: Schedule, last_step_noise: bool = T
     schedule : Schedule
     last_step_noise : bool
         As in :func:`lindiff.ddpm_sample`: False leaves out the noise of the last step t = 1.
+    noise : {"beta", "posterior"}
+        The sampler's noise variances sigma_t^2 (:func:`lindiff.sampler_noise_variances`); the formula
+        holds for any choice (chapter 7, :eq:`eq-posterior-variance`).
 
 
     Defined in :doc:`chapter 2 </book/02_linear_model>`, equation :eq:`eq-sampled-variance`.
     """
+    variances = _noise_variances(schedule, last_step_noise, noise)
     ab = schedule.alpha_bars[:, None]
     ratio = ab * lam
     ratio += 1.0 - ab
     np.divide(lam, ratio, out=ratio)  # lam / v_t for t = 1..T
     np.square(ratio, out=ratio)
     # coef_t = beta_{t+1} abar_t for t = 1..T-1 (terms t+1 = 2..T of the sum), abar_T for t = T
-    coef = np.append(schedule.betas[1:] * schedule.alpha_bars[:-1], schedule.alpha_bars[-1])
-    return _noise_variances(schedule, last_step_noise)[0] + coef @ ratio
+    coef = np.append(variances[1:] * schedule.alpha_bars[:-1], schedule.alpha_bars[-1])
+    return variances[0] + coef @ ratio
 
 
 def optimal_sampler_mean_factors(lam, schedule: Schedule) -> np.ndarray:
@@ -201,7 +279,153 @@ def optimal_sampler_mean_factors(lam, schedule: Schedule) -> np.ndarray:
     return (1.0 - abar_T) / v_T
 
 
-def affine_sampler_law(weights, biases, schedule: Schedule, last_step_noise: bool = True):
+def sampler_stop_ridge(t0, schedule: Schedule):
+    """The ridge that stopping the sampler at step t0 imitates: c(t0) = (1 - abar_t0) / abar_t0.
+
+    At step t0 the optimal linear sampler's state is, to leading order, the forward marginal
+    N(sqrt(abar_t0) mu_0, abar_t0 Sigma_0 + (1 - abar_t0) Id); divided by sqrt(abar_t0) it is
+    N(mu_0, Sigma_0 + c(t0) Id). c(0) = 0.
+
+    Parameters
+    ----------
+    t0 : int or 1-D array of int
+        Stopping steps in 0..T.
+    schedule : Schedule
+
+    Returns
+    -------
+    float or ndarray
+
+
+    Defined in :doc:`chapter 7 </book/07_sampler_regularisation>`, equation :eq:`eq-stop-ridge`.
+    """
+    _check_schedule(schedule)
+    t0 = _check_stops(t0, schedule)
+    abar = np.concatenate(([1.0], schedule.alpha_bars))[t0]
+    c = (1.0 - abar) / abar
+    return float(c) if np.ndim(c) == 0 else c
+
+
+_OUTPUTS = ("state", "denoised")
+
+
+def stopped_sampler_law(lam, schedule: Schedule, t0, output: str = "state", noise: str = "beta", last_step_noise=True):
+    """Exact law of the optimal linear sampler stopped at step t0, per eigen-direction.
+
+    For a direction of regularised training variance lam (= lambda_nu + c), with
+    v_t = abar_t lam + 1 - abar_t (v_0 = lam, abar_0 = 1) and
+
+        S(t0) = abar_T / v_T^2 + sum_{t = t0+1..T} sigma_t^2 abar_{t-1} / v_{t-1}^2,
+
+    the two outputs of a sampler stopped at u_{t0} are Gaussian along e_nu with
+
+    - ``output="state"``, x = u_{t0} / sqrt(abar_t0): variance (v_t0 / abar_t0)^2 S(t0), mean
+      (1 - abar_T / abar_t0) / v_T (e_nu . mu_0);
+    - ``output="denoised"``, Tweedie's one-step estimate
+      x^_0 = (u_{t0} - sqrt(1 - abar_t0) eps(u_{t0}, t0)) / sqrt(abar_t0): variance lam^2 S(t0), mean
+      (1 - abar_T) / v_T (e_nu . mu_0), the full sampler's mean.
+
+    At t0 = 0 both are the full sampler's law (:func:`optimal_sampler_variances`). The state's variance is
+    evaluated as sigma_{t0+1}^2 / abar_t0 + (v_t0 / abar_t0)^2 S'(t0) with S' the sum from t = t0 + 2,
+    which never divides by v_0 = 0. Cost O(T d) for all stopping steps together.
+
+    Parameters
+    ----------
+    lam : array_like, shape (d,)
+        lambda_nu + c >= 0.
+    schedule : Schedule
+    t0 : int or 1-D array of int
+        Stopping steps in 0..T (T: the starting noise).
+    output : {"state", "denoised"}
+    noise : {"beta", "posterior"}
+        The sampler's noise variances (:func:`sampler_noise_variances`).
+    last_step_noise : bool
+        As in :func:`lindiff.ddpm_sample` (matters only at t0 = 0).
+
+    Returns
+    -------
+    mean_factor, var : ndarray, shape (d,) for scalar t0, (len(t0), d) otherwise
+        The mean along e_nu is mean_factor * (e_nu . mu_0).
+
+
+    Defined in :doc:`chapter 7 </book/07_sampler_regularisation>`, equations :eq:`eq-stopped-state-law` and
+    :eq:`eq-stopped-denoised-law`.
+    """
+    _check_schedule(schedule)
+    lam = as_finite_array(lam, "lam", ndim=1)
+    if np.any(lam < 0):
+        raise ValueError("lam must be >= 0 (eigenvalues of Sigma_0 plus the ridge)")
+    if output not in _OUTPUTS:
+        raise ValueError(f"output must be 'state' or 'denoised', got {output!r}")
+    stops = _check_stops(t0, schedule)
+    flat = np.atleast_1d(stops)
+    T = schedule.T
+    sig2 = _noise_variances(schedule, last_step_noise, noise)  # sigma_t^2, t = 1..T
+    abar = np.concatenate(([1.0], schedule.alpha_bars))  # abar_t, t = 0..T
+    v = abar[:, None] * lam + (1.0 - abar[:, None])  # v_t, t = 0..T
+    v[0] = lam
+    # terms[j] for j = 0..T+1: sum_{t = j..T} sigma_t^2 abar_{t-1} / v_{t-1}^2 + abar_T / v_T^2, for j >= 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        term = sig2[1:, None] * abar[1:T, None] / v[1:T] ** 2  # t = 2..T
+    tail = np.zeros((T + 2, lam.size))
+    tail[T + 1] = abar[T] / v[T] ** 2
+    tail[2 : T + 1] = np.cumsum(term[::-1], axis=0)[::-1] + tail[T + 1]
+    first = np.concatenate((sig2, [0.0]))[flat][:, None]  # sigma_{t0+1}^2 (0 at t0 = T)
+    a0 = abar[flat][:, None]
+    v0 = v[flat]
+    if output == "state":
+        var = first / a0 + (v0 / a0) ** 2 * tail[np.minimum(flat + 2, T + 1)]
+        mean = (1.0 - abar[T] / a0) / v[T]
+    else:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            # lam^2 S(t0) = lam^2 sigma_{t0+1}^2 abar_t0 / v_t0^2 + lam^2 S'(t0); lam / v_0 = 1
+            ratio = np.where(flat[:, None] == 0, 1.0, lam / v0)
+        var = first * a0 * ratio**2 + lam**2 * tail[np.minimum(flat + 2, T + 1)]
+        mean = (1.0 - abar[T]) / v[T]
+    mean = np.broadcast_to(mean, var.shape).copy()
+    return (mean[0], var[0]) if stops.ndim == 0 else (mean, var)
+
+
+def stopped_sample(
+    eps_model,
+    schedule: Schedule,
+    n: int,
+    d: int,
+    t0: int,
+    output: str = "state",
+    seed=None,
+    noise: str = "beta",
+    progress_bar: bool = True,
+):
+    """Run the ancestral sampler down to u_{t0} and return one of its two outputs there.
+
+    ``output="state"``: x = u_{t0} / sqrt(abar_t0), the state rescaled to the data's scale;
+    ``output="denoised"``: Tweedie's one-step estimate with the model's own noise prediction,
+    x^_0 = (u_{t0} - sqrt(1 - abar_t0) eps_model(u_{t0}, t0)) / sqrt(abar_t0). At t0 = 0 both are
+    the sampler's usual output u_0. Same seed, same u_{t0} as :func:`ddpm_sample` with ``t0``.
+
+    Returns
+    -------
+    ndarray, shape (n, d)
+
+
+    Defined in :doc:`chapter 7 </book/07_sampler_regularisation>`, equation :eq:`eq-stopped-outputs`.
+    """
+    if output not in _OUTPUTS:
+        raise ValueError(f"output must be 'state' or 'denoised', got {output!r}")
+    _check_schedule(schedule)
+    t0 = _check_stop(t0, schedule)
+    u = ddpm_sample(eps_model, schedule, n, d, seed=seed, progress_bar=progress_bar, noise=noise, t0=t0)
+    if t0 == 0:
+        return u
+    a = schedule.alpha_bars[t0 - 1]
+    if output == "state":
+        return u / np.sqrt(a)
+    eps = eps_output(eps_model(u, t0), u.shape, t0)
+    return (u - np.sqrt(1.0 - a) * eps) / np.sqrt(a)
+
+
+def affine_sampler_law(weights, biases, schedule: Schedule, last_step_noise: bool = True, noise: str = "beta"):
     """Exact law of the ancestral sampler for eps(u, t) = W_t (u + b_t) with general matrices W_t.
 
     The step u_{t-1} = A_t u_t + o_t + sigma_t z with A_t = (Id - g_t W_t) / sqrt(alpha_t),
@@ -218,6 +442,8 @@ def affine_sampler_law(weights, biases, schedule: Schedule, last_step_noise: boo
     schedule : Schedule
     last_step_noise : bool
         As in :func:`lindiff.ddpm_sample`: False leaves out the noise of the last step t = 1.
+    noise : {"beta", "posterior"}
+        The sampler's noise variances (:func:`lindiff.sampler_noise_variances`).
 
     Returns
     -------
@@ -238,12 +464,12 @@ def affine_sampler_law(weights, biases, schedule: Schedule, last_step_noise: boo
         )
     d = W.shape[1]
     g = schedule.betas / np.sqrt(1.0 - schedule.alpha_bars)
-    noise = _noise_variances(schedule, last_step_noise)
+    variances = _noise_variances(schedule, last_step_noise, noise)
     mean, cov = np.zeros(d), np.eye(d)
     for i in range(T - 1, -1, -1):
         A = (np.eye(d) - g[i] * W[i]) / np.sqrt(schedule.alphas[i])
         mean = A @ mean - g[i] * (W[i] @ b[i]) / np.sqrt(schedule.alphas[i])
-        cov = A @ cov @ A.T + noise[i] * np.eye(d)
+        cov = A @ cov @ A.T + variances[i] * np.eye(d)
     return mean, 0.5 * (cov + cov.T)
 
 
@@ -310,6 +536,7 @@ def diagonal_sample(
     progress_bar: bool = True,
     last_step_noise: bool = True,
     dtype=np.float32,
+    noise: str = "beta",
 ):
     """Run the ancestral sampler for the diagonal denoiser of :func:`diagonal_sampler_law`.
 
@@ -322,7 +549,8 @@ def diagonal_sample(
     relative error of about 1e-6 to the samples, far below the sampling error of any n that fits in
     memory; each block has its own random stream, so the samples do not depend on the number of
     CPUs. ``dtype=float64`` runs the chain in float64 with numpy's ziggurat normals, one step at a
-    time over all rows (about 5 times slower). ``last_step_noise``: as in :func:`lindiff.ddpm_sample`.
+    time over all rows (about 5 times slower). ``last_step_noise`` and ``noise``: as in
+    :func:`lindiff.ddpm_sample`.
 
     Returns
     -------
@@ -337,7 +565,7 @@ def diagonal_sample(
     if dtype not in (np.float32, np.float64):
         raise ValueError(f"dtype must be numpy.float32 or numpy.float64, got {dtype}")
     gain, offset = _step_coefficients(w, m, schedule)
-    noise_sd = np.sqrt(_noise_variances(schedule, last_step_noise))
+    noise_sd = np.sqrt(_noise_variances(schedule, last_step_noise, noise))
     rng = np.random.default_rng(check_seed(seed))
     y = rng.standard_normal((n, gain.shape[1]))
     bar = {} if progress_bar else {"disable": True}
