@@ -7,16 +7,8 @@ the first N images of a data set (:func:`~lindiff.data.learning_curve`).
 
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 
-from .. import _checks
-from .. import kl as _kl
-from .. import linear as _linear
-from .. import losses as _losses
-from .. import spectra as _spectra
-from .. import stats as _stats
 from .._checks import check_nonnegative, check_positive_int
 from ..kl import gaussian_kl, naive_measure
 from ..linear import LinearDiffusion
@@ -44,7 +36,7 @@ def gaussian_surrogate(eigenvalues, Ns, schedule: Schedule, cs=(0.0,), reps: int
       (:func:`lindiff.naive_measure`), independent of c.
 
     Results are cached on disk (:func:`lindiff.data.cache.cached_arrays`), keyed by the spectrum, the
-    schedule and every argument.
+    schedule and every argument (and the package's source, :func:`lindiff.data.cache.package_digest`).
 
     Returns
     -------
@@ -99,7 +91,6 @@ def gaussian_surrogate(eigenvalues, Ns, schedule: Schedule, cs=(0.0,), reps: int
         "cs": cs,
         "reps": reps,
         "seed": seed,
-        "code": cache.source_digest(sys.modules[__name__], _linear, _losses, _kl, _spectra, _stats, _checks),
     }
     out = cache.cached_arrays("surrogate", key, compute)
     out.update(Ns=np.array(Ns), cs=np.array(cs))
