@@ -215,6 +215,31 @@ def check_seed(seed, name: str = "seed"):
     return seed
 
 
+def check_schedule(schedule, name: str = "schedule"):
+    """Return ``schedule`` if it is a :class:`lindiff.Schedule`, else raise naming ``name``."""
+    from .schedule import Schedule  # schedule.py imports this module
+
+    if not isinstance(schedule, Schedule):
+        raise ValueError(f"{name} must be a lindiff.Schedule (e.g. Schedule.linear()), got {type(schedule).__name__}")
+    return schedule
+
+
+def check_spectrum(eigenvalues, name: str = "eigenvalues", positive: bool = False) -> np.ndarray:
+    """Variances lambda_nu as a finite, non-empty 1-D float64 array, each >= 0 (> 0 with
+    ``positive=True``, for a true covariance that must be invertible)."""
+    lam = as_finite_array(eigenvalues, name, ndim=1)
+    if lam.size == 0:
+        raise ValueError(f"{name} is empty; pass the d >= 1 eigenvalues of a covariance matrix")
+    if positive and np.any(lam <= 0):
+        raise ValueError(
+            f"{name} must be > 0 (the eigenvalues of an invertible covariance; "
+            "use lindiff.power_law_spectrum or np.linalg.eigvalsh(Sigma))"
+        )
+    if np.any(lam < 0):
+        raise ValueError(f"{name} must be >= 0 (variances cannot be negative)")
+    return lam
+
+
 def check_eps_model(eps_model, schedule) -> None:
     """``eps_model`` must be callable, and run with the schedule it carries, if it carries one."""
     if not callable(eps_model):

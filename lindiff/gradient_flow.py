@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import as_times, check_nonnegative
+from ._checks import as_times, check_nonnegative, check_schedule
 from .kl import KLToTruth, _refine_log_minimum
 from .linear import LinearDiffusion
 from .losses import directional_second_moments, loss_per_direction
@@ -65,8 +65,7 @@ def effective_ridge(tau, eta: float, schedule: Schedule) -> np.ndarray:
     """
     tau = as_times(tau)
     eta = _check_positive(eta, "eta")
-    if not isinstance(schedule, Schedule):
-        raise ValueError("schedule must be a lindiff.Schedule, e.g. Schedule.linear()")
+    check_schedule(schedule)
     with np.errstate(divide="ignore"):
         return 1.0 / (2.0 * eta * tau[..., None] * schedule.alpha_bars)
 

@@ -23,7 +23,17 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from ._checks import as_data_matrix, as_finite_array, check_eps_model, check_positive_int, check_seed, eps_output
+from ._checks import (
+    as_data_matrix,
+    as_finite_array,
+    as_real_array,
+    check_eps_model,
+    check_positive_int,
+    check_schedule,
+    check_seed,
+    check_spectrum,
+    eps_output,
+)
 from .progress import progress
 from .schedule import Schedule
 
@@ -77,7 +87,7 @@ def ddpm_sample(
 
     Defined in :doc:`chapter 1 </book/01_diffusion_models>`, equation :eq:`eq-ancestral-sampler`.
     """
-    _check_schedule(schedule)
+    check_schedule(schedule)
     check_eps_model(eps_model, schedule)
     n = check_positive_int(n, "n")
     d = check_positive_int(d, "d")
@@ -102,11 +112,6 @@ def ddpm_sample(
     return u
 
 
-def _check_schedule(schedule) -> None:
-    if not isinstance(schedule, Schedule):
-        raise ValueError(f"schedule must be a lindiff.Schedule (e.g. Schedule.linear()), got {type(schedule).__name__}")
-
-
 NOISE_CHOICES = ("beta", "posterior")
 
 
@@ -129,7 +134,7 @@ def sampler_noise_variances(schedule: Schedule, noise: str = "beta", last_step_n
 
     Defined in :doc:`chapter 7 </book/07_sampler_regularisation>`, equation :eq:`eq-posterior-variance`.
     """
-    _check_schedule(schedule)
+    check_schedule(schedule)
     if noise not in NOISE_CHOICES:
         raise ValueError(f"noise must be 'beta' or 'posterior', got {noise!r}")
     if noise == "beta":
@@ -163,7 +168,7 @@ def _check_stops(t0, schedule: Schedule) -> np.ndarray:
 
 def _step_coefficients(w, m, schedule: Schedule):
     """Gain a_t and offset o_t of u_{t-1} = a_t u_t + o_t + sigma_t z for eps = w_t (u - m_t)."""
-    _check_schedule(schedule)
+    check_schedule(schedule)
     w = as_finite_array(w, "w")
     if w.ndim != 2 or w.shape[0] != schedule.T:
         raise ValueError(f"w must have shape (T, d) with T = {schedule.T}, got {w.shape}")
@@ -224,6 +229,12 @@ def diagonal_sampler_law(w, m, schedule: Schedule, last_step_noise: bool = True,
     return mean, var
 
 
+def _check_lam(lam) -> np.ndarray:
+    """lambda_nu + c, a scalar or a 1-D array of variances >= 0 (a scalar becomes shape (1,))."""
+    arr = as_real_array(lam, "lam")
+    return check_spectrum(arr.reshape(1) if arr.ndim == 0 else arr, "lam")
+
+
 def optimal_sampler_variances(lam, schedule: Schedule, last_step_noise: bool = True, noise: str = "beta") -> np.ndarray:
     """Variance of the sampler output along a direction of regularised training variance lam, for
     the optimal linear denoiser (exact, finite T).
@@ -253,6 +264,8 @@ def optimal_sampler_variances(lam, schedule: Schedule, last_step_noise: bool = T
 
     Defined in :doc:`chapter 2 </book/02_linear_model>`, equation :eq:`eq-sampled-variance`.
     """
+    check_schedule(schedule)
+    lam = _check_lam(lam)
     variances = _noise_variances(schedule, last_step_noise, noise)
     ab = schedule.alpha_bars[:, None]
     ratio = ab * lam
@@ -274,6 +287,8 @@ def optimal_sampler_mean_factors(lam, schedule: Schedule) -> np.ndarray:
 
     Defined in :doc:`chapter 2 </book/02_linear_model>`, equation :eq:`eq-sampled-variance`.
     """
+    check_schedule(schedule)
+    lam = _check_lam(lam)
     abar_T = schedule.alpha_bars[-1]
     v_T = abar_T * lam + 1.0 - abar_T
     return (1.0 - abar_T) / v_T
@@ -299,7 +314,7 @@ def sampler_stop_ridge(t0, schedule: Schedule):
 
     Defined in :doc:`chapter 7 </book/07_sampler_regularisation>`, equation :eq:`eq-stop-ridge`.
     """
-    _check_schedule(schedule)
+    check_schedule(schedule)
     t0 = _check_stops(t0, schedule)
     abar = np.concatenate(([1.0], schedule.alpha_bars))[t0]
     c = (1.0 - abar) / abar
@@ -351,10 +366,8 @@ def stopped_sampler_law(lam, schedule: Schedule, t0, output: str = "state", nois
     Defined in :doc:`chapter 7 </book/07_sampler_regularisation>`, equations :eq:`eq-stopped-state-law` and
     :eq:`eq-stopped-denoised-law`.
     """
-    _check_schedule(schedule)
-    lam = as_finite_array(lam, "lam", ndim=1)
-    if np.any(lam < 0):
-        raise ValueError("lam must be >= 0 (eigenvalues of Sigma_0 plus the ridge)")
+    check_schedule(schedule)
+    lam = check_spectrum(lam, "lam")
     if output not in _OUTPUTS:
         raise ValueError(f"output must be 'state' or 'denoised', got {output!r}")
     stops = _check_stops(t0, schedule)
@@ -413,7 +426,7 @@ def stopped_sample(
     """
     if output not in _OUTPUTS:
         raise ValueError(f"output must be 'state' or 'denoised', got {output!r}")
-    _check_schedule(schedule)
+    check_schedule(schedule)
     t0 = _check_stop(t0, schedule)
     u = ddpm_sample(eps_model, schedule, n, d, seed=seed, progress_bar=progress_bar, noise=noise, t0=t0)
     if t0 == 0:
@@ -454,7 +467,7 @@ def affine_sampler_law(weights, biases, schedule: Schedule, last_step_noise: boo
     Defined in :doc:`chapter 6 </book/06_early_stopping>`: equation :eq:`eq-diagonal-sampler-law` with dense
     weights, the affine recursion :eq:`eq-affine-sampler-step` of :doc:`chapter 2 </book/02_linear_model>`.
     """
-    _check_schedule(schedule)
+    check_schedule(schedule)
     W = as_finite_array(weights, "weights")
     b = as_finite_array(biases, "biases")
     T = schedule.T
@@ -614,7 +627,7 @@ def forward_trajectories(x0, schedule: Schedule, seed=None) -> np.ndarray:
 
     Defined in :doc:`chapter 1 </book/01_diffusion_models>`, equation :eq:`eq-forward-step`.
     """
-    _check_schedule(schedule)
+    check_schedule(schedule)
     x0 = as_data_matrix(x0, "x0", min_rows=1)
     rng = np.random.default_rng(check_seed(seed))
     z = rng.standard_normal((schedule.T,) + x0.shape)
@@ -638,7 +651,7 @@ def sampler_trajectories(eps_model, schedule: Schedule, n: int, d: int, seed=Non
 
     Defined in :doc:`chapter 1 </book/01_diffusion_models>`, equation :eq:`eq-ancestral-sampler`.
     """
-    _check_schedule(schedule)
+    check_schedule(schedule)
     check_eps_model(eps_model, schedule)  # recording_model below hides eps_model's own schedule
     recorded = {}
 

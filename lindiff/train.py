@@ -51,6 +51,7 @@ from ._checks import (
     as_mean,
     check_nonnegative,
     check_positive_int,
+    check_schedule,
     psd_eigh,
     require_module,
 )
@@ -366,8 +367,7 @@ class Trainer(TrainingLoop):
         device=None,
         dtype=torch.float64,
     ):
-        if not isinstance(schedule, Schedule):
-            raise ValueError("schedule must be a lindiff.Schedule, e.g. Schedule.linear()")
+        check_schedule(schedule)
         X = as_data_matrix(X)
         momentum = _check_options(optimizer, bias, dtype, momentum)
         if init not in ("zero", "random"):

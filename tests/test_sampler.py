@@ -395,3 +395,29 @@ def test_trajectories_reject_bad_input():
         forward_trajectories(np.zeros((2, 2)), None)
     with pytest.raises(ValueError, match="callable"):
         sampler_trajectories(3, PATHS, 2, 2)
+
+
+# ------------------------------------------------ no silent wrong value (issue 24)
+@pytest.mark.parametrize(
+    "lam, error, match",
+    [
+        ([-1.0], ValueError, "lam must be >= 0"),
+        ([np.nan], ValueError, "lam contains NaN"),
+        ([1.0 + 1j], TypeError, "lam must hold real numeric values"),
+        ([], ValueError, "lam is empty"),
+    ],
+)
+def test_optimal_sampler_laws_refuse_what_is_not_a_variance(lam, error, match):
+    """Before: optimal_sampler_variances([-1.0], S) returned 1.535, NaN and complex passed through, and
+    optimal_sampler_mean_factors([-1], S) returned -0.126."""
+    sched = Schedule.linear(T=50)
+    with pytest.raises(error, match=match):
+        optimal_sampler_variances(lam, sched)
+    with pytest.raises(error, match=match):
+        optimal_sampler_mean_factors(lam, sched)
+
+
+def test_optimal_sampler_laws_refuse_a_missing_schedule():
+    for f in (optimal_sampler_variances, optimal_sampler_mean_factors):
+        with pytest.raises(ValueError, match="schedule must be a lindiff.Schedule"):
+            f([1.0], None)
