@@ -32,7 +32,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._checks import as_times, check_nonnegative, check_schedule
-from .kl import KLToTruth, _refine_log_minimum
+from .kl import KLToTruth, refine_log_minimum
 from .linear import LinearDiffusion
 from .losses import directional_second_moments, loss_per_direction
 from .sampler import diagonal_sampler_law
@@ -308,11 +308,11 @@ class GradientFlow:
             raise ValueError("taus must be an increasing 1-D grid of >= 3 training times > 0")
         if criterion == "test_loss":
             m2 = directional_second_moments(self.model.eigenvectors, self.model.mean, true_mean, true_cov)
-            return _refine_log_minimum(lambda tau: self._loss(tau, m2, None, False), taus)
+            return refine_log_minimum(lambda tau: self._loss(tau, m2, None, False), taus)
         if criterion != "kl":
             raise ValueError(f"criterion must be 'kl' or 'test_loss', got {criterion!r}")
         kl = KLToTruth(self.model.eigenvectors, true_mean, true_cov)
-        return _refine_log_minimum(lambda tau: _kl_or_inf(kl, *self.sampling_law(tau, False, last_step_noise)), taus)
+        return refine_log_minimum(lambda tau: _kl_or_inf(kl, *self.sampling_law(tau, False, last_step_noise)), taus)
 
 
 def _kl_or_inf(kl: KLToTruth, mean, var):

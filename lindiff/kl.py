@@ -430,10 +430,10 @@ def optimal_ridge_sampler(model: LinearDiffusion, true_mean, true_cov, cs):
         values = kl(*_ridge_laws(model, c))
         return values if np.ndim(c) else float(values[0])
 
-    return _refine_log_minimum(f, cs)
+    return refine_log_minimum(f, cs)
 
 
-def _refine_log_minimum(f, grid):
+def refine_log_minimum(f, grid):
     """Minimise f over the grid, then by bounded Brent search in log x between the best point's
     neighbours. Returns (x*, f(x*))."""
     values = np.asarray(f(grid), dtype=np.float64)
