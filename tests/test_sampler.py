@@ -124,36 +124,6 @@ def test_float32_chain_at_the_talks_scale():
         assert np.max(np.abs(z)) < 5 and abs(np.mean(z)) < 4 / np.sqrt(d) and 0.85 < np.std(z) < 1.15
 
 
-def test_float32_samples_do_not_depend_on_the_cpu_count(monkeypatch):
-    import lindiff.sampler as sampler
-
-    w, m = np.full((SHORT.T, 300), 0.5), 0.0
-    runs = []
-    for workers in (1, 3):
-        monkeypatch.setattr(sampler, "_worker_count", lambda workers=workers: workers)
-        runs.append(diagonal_sample(w, m, SHORT, 700, seed=2, progress_bar=False))  # 4 blocks of rows
-    np.testing.assert_array_equal(*runs)
-
-
-def test_box_muller_normals():
-    """The float32 normals of the fast chain: the normal law (Kolmogorov-Smirnov), independent pairs,
-    the scale, and the tails cut only beyond 5.65."""
-    from scipy import stats
-
-    from lindiff.sampler import _fill_normal32
-
-    bitgen = np.random.SFC64(0)
-    z = np.empty(2_000_000, dtype=np.float32)
-    _fill_normal32(bitgen, z, np.empty(1_000_000, dtype=np.float32), 1.0)
-    assert stats.kstest(z.astype(np.float64), "norm").pvalue > 1e-3
-    half = z.size // 2
-    assert abs(np.corrcoef(z[:half], z[half:])[0, 1]) < 5 / np.sqrt(half)  # the pair of one draw
-    assert abs(np.mean(z.astype(np.float64) ** 4) - 3) < 0.03  # kurtosis: 3 +- 0.01 (s.e.)
-    assert 5.0 < np.max(np.abs(z)) <= 5.66
-    _fill_normal32(bitgen, z, np.empty(1_000_000, dtype=np.float32), 0.01)
-    assert np.std(z.astype(np.float64)) == pytest.approx(0.01, rel=0.005)
-
-
 def test_diagonal_sample_rejects_other_dtypes():
     with pytest.raises(ValueError, match="dtype must be numpy.float32 or numpy.float64"):
         diagonal_sample(np.ones((SHORT.T, 2)), 0.0, SHORT, 3, dtype=np.float16)
