@@ -240,6 +240,16 @@ def check_spectrum(eigenvalues, name: str = "eigenvalues", positive: bool = Fals
     return lam
 
 
+def check_finite_result(what: str, hint: str, *arrays):
+    """Return ``arrays`` (one array alone) unless one holds NaN or inf, which raises a ValueError
+    saying that ``what`` overflowed, and ``hint`` (what to change): a result is never returned with
+    NaN or inf that its finite inputs did not contain."""
+    for arr in arrays:
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(f"{what} overflowed to NaN or inf; {hint}")
+    return arrays[0] if len(arrays) == 1 else arrays
+
+
 def check_eps_model(eps_model, schedule) -> None:
     """``eps_model`` must be callable, and run with the schedule it carries, if it carries one."""
     if not callable(eps_model):

@@ -54,12 +54,13 @@ def _run_chain32(gain, offset, noise_sd, y: np.ndarray, bitgen: np.random.BitGen
     z = np.empty(y.size + y.size % 2, dtype=np.float32)
     angle = np.empty(z.size // 2, dtype=np.float32)
     noise = z[: y.size].reshape(y.shape)
-    for i in range(gain.shape[0] - 1, -1, -1):
-        y *= gain[i]
-        y += offset[i]
-        if noise_sd[i] > 0:
-            _fill_normal32(bitgen, z, angle, noise_sd[i])
-            y += noise
+    with np.errstate(over="ignore", invalid="ignore"):  # a diverging chain is reported by the caller
+        for i in range(gain.shape[0] - 1, -1, -1):
+            y *= gain[i]
+            y += offset[i]
+            if noise_sd[i] > 0:
+                _fill_normal32(bitgen, z, angle, noise_sd[i])
+                y += noise
 
 
 def _worker_count() -> int:
@@ -80,8 +81,9 @@ def float32_chain(gain, offset, noise_sd, y: np.ndarray, rng: np.random.Generato
     """
     n = y.shape[0]
     bar = {} if progress_bar else {"disable": True}
-    y32 = y.astype(np.float32)
-    gain32, offset32 = gain.astype(np.float32), offset.astype(np.float32)
+    with np.errstate(over="ignore"):  # values beyond float32's range become inf, reported by the caller
+        y32 = y.astype(np.float32)
+        gain32, offset32 = gain.astype(np.float32), offset.astype(np.float32)
     n_blocks = -(-n * y.shape[1] // _BLOCK_ELEMENTS)
     rows = -(-n // (_BLOCK_MULTIPLE * -(-n_blocks // _BLOCK_MULTIPLE)))
     blocks = [y32[start : start + rows] for start in range(0, n, rows)]

@@ -25,6 +25,7 @@ from ._checks import (
     as_finite_array,
     as_real_array,
     check_eps_model,
+    check_finite_result,
     check_positive_int,
     check_schedule,
     check_seed,
@@ -111,6 +112,9 @@ def ddpm_sample(
 
 
 NOISE_CHOICES = ("beta", "posterior")
+_DIVERGES = (
+    "the weights make the chain diverge (a gain |1 - g_t w_t| / sqrt(alpha_t) far above 1) or the data are too large"
+)
 
 
 def sampler_noise_variances(schedule: Schedule, noise: str = "beta", last_step_noise: bool = True) -> np.ndarray:
@@ -221,10 +225,11 @@ def diagonal_sampler_law(w, m, schedule: Schedule, last_step_noise: bool = True,
     mean = np.zeros(gain.shape[1:])
     var = np.ones(gain.shape[1:])
     variances = _noise_variances(schedule, last_step_noise, noise)
-    for i in range(schedule.T - 1, t0 - 1, -1):
-        mean = gain[i] * mean + offset[i]
-        var = gain[i] ** 2 * var + variances[i]
-    return mean, var
+    with np.errstate(over="ignore", invalid="ignore"):
+        for i in range(schedule.T - 1, t0 - 1, -1):
+            mean = gain[i] * mean + offset[i]
+            var = gain[i] ** 2 * var + variances[i]
+    return check_finite_result("the sampler's law", _DIVERGES, mean, var)
 
 
 def _check_lam(lam) -> np.ndarray:
@@ -394,6 +399,7 @@ def stopped_sampler_law(lam, schedule: Schedule, t0, output: str = "state", nois
         var = first * a0 * ratio**2 + lam**2 * tail[np.minimum(flat + 2, T + 1)]
         mean = (1.0 - abar[T]) / v[T]
     mean = np.broadcast_to(mean, var.shape).copy()
+    check_finite_result("the stopped sampler's law", "lam is too large for float64: rescale the data", mean, var)
     return (mean[0], var[0]) if stops.ndim == 0 else (mean, var)
 
 
@@ -477,11 +483,12 @@ def affine_sampler_law(weights, biases, schedule: Schedule, last_step_noise: boo
     g = schedule.betas / np.sqrt(1.0 - schedule.alpha_bars)
     variances = _noise_variances(schedule, last_step_noise, noise)
     mean, cov = np.zeros(d), np.eye(d)
-    for i in range(T - 1, -1, -1):
-        A = (np.eye(d) - g[i] * W[i]) / np.sqrt(schedule.alphas[i])
-        mean = A @ mean - g[i] * (W[i] @ b[i]) / np.sqrt(schedule.alphas[i])
-        cov = A @ cov @ A.T + variances[i] * np.eye(d)
-    return mean, 0.5 * (cov + cov.T)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for i in range(T - 1, -1, -1):
+            A = (np.eye(d) - g[i] * W[i]) / np.sqrt(schedule.alphas[i])
+            mean = A @ mean - g[i] * (W[i] @ b[i]) / np.sqrt(schedule.alphas[i])
+            cov = A @ cov @ A.T + variances[i] * np.eye(d)
+    return check_finite_result("the sampler's law", _DIVERGES, mean, 0.5 * (cov + cov.T))
 
 
 def diagonal_sample(
@@ -526,7 +533,11 @@ def diagonal_sample(
     rng = np.random.default_rng(check_seed(seed))
     y = rng.standard_normal((n, gain.shape[1]))
     bar = {} if progress_bar else {"disable": True}
-    if dtype == np.float64:
+    if dtype == np.float32:
+        y = float32_chain(gain, offset, noise_sd, y, rng, progress_bar)
+        hint = _DIVERGES + " (in float32 the largest value is 3.4e38: pass dtype=numpy.float64 for larger data)"
+        return check_finite_result("the samples", hint, y)
+    with np.errstate(over="ignore", invalid="ignore"):
         z = np.empty_like(y)
         for i in progress(range(schedule.T - 1, -1, -1), desc="sampling", total=schedule.T, **bar):
             y *= gain[i]  # y <- a_t y + o_t + sigma_t z, in place
@@ -535,8 +546,7 @@ def diagonal_sample(
                 rng.standard_normal(out=z)
                 z *= noise_sd[i]
                 y += z
-        return y
-    return float32_chain(gain, offset, noise_sd, y, rng, progress_bar)
+    return check_finite_result("the samples", _DIVERGES, y)
 
 
 def forward_trajectories(x0, schedule: Schedule, seed=None) -> np.ndarray:
@@ -564,7 +574,7 @@ def forward_trajectories(x0, schedule: Schedule, seed=None) -> np.ndarray:
     z = rng.standard_normal((schedule.T,) + x0.shape)
     path = np.empty((schedule.T + 1,) + x0.shape)
     path[0] = x0
-    for i in range(schedule.T):
+    for i in range(schedule.T):  # sqrt(alpha_t) <= 1: a finite x0 never overflows
         path[i + 1] = np.sqrt(schedule.alphas[i]) * path[i] + schedule.sigmas[i] * z[i]
     return path
 

@@ -391,3 +391,32 @@ def test_optimal_sampler_laws_refuse_a_missing_schedule():
     for f in (optimal_sampler_variances, optimal_sampler_mean_factors):
         with pytest.raises(ValueError, match="schedule must be a lindiff.Schedule"):
             f([1.0], None)
+
+
+def test_a_sample_beyond_float32_is_refused_not_returned_as_nan():
+    """Before: from_stats(mean=1e300 * ones, I).sample(3) returned NaN."""
+    sched = Schedule.linear(T=50)
+    model = LinearDiffusion.from_stats(1e300 * np.ones(3), np.eye(3), sched)
+    with pytest.raises(ValueError, match="overflowed.*dtype=numpy.float64"):
+        model.sample(3, seed=0, progress_bar=False)
+    x = model.sample(3, seed=0, progress_bar=False, dtype=np.float64)  # float64 holds it
+    np.testing.assert_allclose(x.mean(axis=0) / 1e300, model.sampling_distribution()[0] / 1e300, rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_diagonal_sample_with_unstable_gains_raises(dtype):
+    """Before: gains far above 1 returned inf."""
+    sched = Schedule.linear(T=200)
+    w = np.full((sched.T, 2), -1e4)
+    with pytest.raises(ValueError, match="overflowed to NaN or inf; the weights make the chain diverge"):
+        diagonal_sample(w, 0.0, sched, 4, seed=0, progress_bar=False, dtype=dtype)
+    with pytest.raises(ValueError, match="sampler's law overflowed"):
+        diagonal_sampler_law(w, 0.0, sched)
+
+
+def test_affine_sampler_law_overflow_raises():
+    """Before: affine_sampler_law(1e200 * I, ...) returned a NaN covariance."""
+    sched = Schedule.linear(T=20)
+    W = 1e200 * np.stack([np.eye(2)] * sched.T)
+    with pytest.raises(ValueError, match="sampler's law overflowed"):
+        affine_sampler_law(W, np.zeros((sched.T, 2)), sched)
