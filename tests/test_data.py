@@ -639,11 +639,27 @@ def test_a_failed_download_says_so_and_how_to_get_the_data(monkeypatch, tmp_path
 
 def test_status_command_lists_each_data_set(mnist_dir, monkeypatch, capsys):
     monkeypatch.setenv("LINDIFF_DATA_DIR", str(mnist_dir[0]))
-    assert cli.main(["status"]) == 0
+    assert cli.main(["status"]) == 1  # Fashion-MNIST and CIFAR-10 are missing
     out = capsys.readouterr().out.splitlines()
     assert out[0] == "mnist: present"
     assert [line.split(":")[0] for line in out] == list(data.DATASETS)
     assert all(line.split(": ")[1].startswith("missing") for line in out[1:])
+
+
+@pytest.mark.parametrize(
+    "here, status",
+    [
+        ((), 1),  # before: every data set missing, exit status 0
+        (("mnist", "fashion-mnist"), 1),
+        (("mnist", "fashion-mnist", "cifar10"), 0),  # CelebA, optional and never downloaded, is not required
+        (tuple(data.DATASETS), 0),
+    ],
+)
+def test_status_command_fails_when_a_downloadable_data_set_is_missing(here, status, monkeypatch, capsys):
+    monkeypatch.setattr(cli, "missing", lambda name, download: None if name in here else f"{name} not found")
+    assert cli.main(["status"]) == status
+    err = capsys.readouterr().err
+    assert ("python -m lindiff.data fetch" in err) == (status == 1)
 
 
 # ------------------------------------------------------------------------------- cached spectra
