@@ -62,6 +62,9 @@ def as_real_array(x, name: str) -> np.ndarray:
         raw = np.asarray(x)
     except ValueError as exc:  # ragged nested sequences
         raise ValueError(f"{name} must be numeric (got {type(x).__name__}): {exc}") from None
+    except (RuntimeError, TypeError) as exc:  # e.g. a torch tensor that requires grad, or on a GPU
+        hint = " (a torch tensor: pass x.detach().cpu().numpy())" if type(x).__module__.startswith("torch") else ""
+        raise ValueError(f"{name} cannot be read as a numpy array{hint}; got a {type(x).__name__}") from exc
     if raw.dtype.kind in _NOT_REAL:
         raise TypeError(
             f"{name} must hold real numeric values, got {_NOT_REAL[raw.dtype.kind]}; "

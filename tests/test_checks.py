@@ -157,3 +157,14 @@ def test_check_spectrum_refuses_what_is_not_variances(bad):
         _checks.check_spectrum(bad, "lam")
     with pytest.raises(ValueError, match="> 0"):
         _checks.check_spectrum([1.0, 0.0], positive=True)
+
+
+def test_a_tensor_that_requires_grad_gets_lindiffs_message():
+    """Before: torch's "Can't call numpy() on Tensor that requires grad" came out of every function."""
+    torch = pytest.importorskip("torch")
+    tensor = torch.eye(3, dtype=torch.float64, requires_grad=True)
+    with pytest.raises(ValueError, match=r"cov_p cannot be read as a numpy array \(a torch tensor: pass x\.detach"):
+        ld.gaussian_kl(np.zeros(3), tensor, np.zeros(3), np.eye(3))
+    with pytest.raises(ValueError, match="X cannot be read as a numpy array"):
+        ld.empirical_stats(tensor)
+    assert ld.gaussian_kl(np.zeros(3), tensor.detach().numpy(), np.zeros(3), np.eye(3)) == 0.0
