@@ -58,6 +58,8 @@ def as_real_array(x, name: str) -> np.ndarray:
     :class:`TypeError` rather than being cast, since a cast drops the imaginary part or invents a
     number.
     """
+    if x is None:  # numpy would read it as NaN
+        raise ValueError(f"{name} is None; pass an array of real numbers")
     try:
         raw = np.asarray(x)
     except ValueError as exc:  # ragged nested sequences

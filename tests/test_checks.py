@@ -168,3 +168,10 @@ def test_a_tensor_that_requires_grad_gets_lindiffs_message():
     with pytest.raises(ValueError, match="X cannot be read as a numpy array"):
         ld.empirical_stats(tensor)
     assert ld.gaussian_kl(np.zeros(3), tensor.detach().numpy(), np.zeros(3), np.eye(3)) == 0.0
+
+
+def test_none_is_not_read_as_nan():
+    with pytest.raises(ValueError, match="lam is None"):
+        ld.optimal_sampler_variances(None, SCHED)
+    with pytest.raises(ValueError, match="cov_p is None"):
+        ld.gaussian_kl([0.0], None, [0.0], [[1.0]])
