@@ -514,7 +514,7 @@ def diagonal_sample(
     memory; each block has its own random stream, so the samples do not depend on the number of
     CPUs. ``dtype=float64`` runs the chain in float64 with numpy's ziggurat normals, one step at a
     time over all rows (about 5 times slower). The float32 engine is a module of its own,
-    :mod:`lindiff.float32_chain`. ``last_step_noise`` and ``noise``: as in :func:`lindiff.ddpm_sample`.
+    ``lindiff/float32_chain.py``. ``last_step_noise`` and ``noise``: as in :func:`lindiff.ddpm_sample`.
 
     Returns
     -------
