@@ -380,23 +380,27 @@ def stopped_sampler_law(lam, schedule: Schedule, t0, output: str = "state", nois
     abar = np.concatenate(([1.0], schedule.alpha_bars))  # abar_t, t = 0..T
     v = abar[:, None] * lam + (1.0 - abar[:, None])  # v_t, t = 0..T
     v[0] = lam
-    # terms[j] for j = 0..T+1: sum_{t = j..T} sigma_t^2 abar_{t-1} / v_{t-1}^2 + abar_T / v_T^2, for j >= 2
+    # Every v_t, and lam, enter the variances as ratios: divided by s = max(lam, 1) they neither
+    # overflow when squared (lam up to 1e308) nor change for lam <= 1 (s = 1).
+    s = np.maximum(lam, 1.0)
+    vs = v / s
+    # tail[j] for j = 2..T+1: s^2 [sum_{t = j..T} sigma_t^2 abar_{t-1} / v_{t-1}^2 + abar_T / v_T^2]
     with np.errstate(divide="ignore", invalid="ignore"):
-        term = sig2[1:, None] * abar[1:T, None] / v[1:T] ** 2  # t = 2..T
+        term = sig2[1:, None] * abar[1:T, None] / vs[1:T] ** 2  # t = 2..T
     tail = np.zeros((T + 2, lam.size))
-    tail[T + 1] = abar[T] / v[T] ** 2
+    tail[T + 1] = abar[T] / vs[T] ** 2
     tail[2 : T + 1] = np.cumsum(term[::-1], axis=0)[::-1] + tail[T + 1]
     first = np.concatenate((sig2, [0.0]))[flat][:, None]  # sigma_{t0+1}^2 (0 at t0 = T)
     a0 = abar[flat][:, None]
-    v0 = v[flat]
+    vs0 = vs[flat]
     if output == "state":
-        var = first / a0 + (v0 / a0) ** 2 * tail[np.minimum(flat + 2, T + 1)]
+        var = first / a0 + (vs0 / a0) ** 2 * tail[np.minimum(flat + 2, T + 1)]
         mean = (1.0 - abar[T] / a0) / v[T]
     else:
         with np.errstate(divide="ignore", invalid="ignore"):
             # lam^2 S(t0) = lam^2 sigma_{t0+1}^2 abar_t0 / v_t0^2 + lam^2 S'(t0); lam / v_0 = 1
-            ratio = np.where(flat[:, None] == 0, 1.0, lam / v0)
-        var = first * a0 * ratio**2 + lam**2 * tail[np.minimum(flat + 2, T + 1)]
+            ratio = np.where(flat[:, None] == 0, 1.0, (lam / s) / vs0)
+        var = first * a0 * ratio**2 + (lam / s) ** 2 * tail[np.minimum(flat + 2, T + 1)]
         mean = (1.0 - abar[T]) / v[T]
     mean = np.broadcast_to(mean, var.shape).copy()
     check_finite_result("the stopped sampler's law", "lam is too large for float64: rescale the data", mean, var)
