@@ -78,7 +78,7 @@ def benchmark(cache_root: str, chapter: bool) -> None:
     r: dict = {}
 
     with timed("MNIST: sha256 of the 2 image files (first time in process)", r):
-        raws = [readers._raw("mnist", split, None, None) for split in ("train", "test")]
+        raws = [readers.raw_split("mnist", split, None, None) for split in ("train", "test")]
     with timed("MNIST: gunzip + parse 70,000 images", r):
         pixels = [raw.read() for raw in raws]
     with timed("MNIST: preprocess 70,000 images to float64 (N, 784)", r):
@@ -89,7 +89,7 @@ def benchmark(cache_root: str, chapter: bool) -> None:
             data.load_dataset("mnist", split)
 
     with timed("CelebA: sha256 of the zip", r):
-        raw = readers._raw("celeba", None, None, None)
+        raw = readers.raw_split("celeba", None, None, None)
     with timed("CelebA: decode 10,000 JPEGs (89 x 109 RGB)", r):
         faces = readers._read_celeba(raw.source, raw.path, raw.members)
     with timed("CelebA: square crop + grey + area resampling to 80 x 80", r):

@@ -40,7 +40,7 @@ def main():
     parser.add_argument("--n", type=int, default=10_000)
     n = parser.parse_args().n
     X_half, _ = data.load_dataset("celeba", n=n)
-    raw = readers._raw("celeba", None, n, None)
+    raw = readers.raw_split("celeba", None, n, None)
     faces = raw.read()  # (n, 109, 89, 3) uint8
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "celeba" / "img_align_celeba"  # the official zip, unpacked

@@ -58,10 +58,15 @@ def as_real_array(x, name: str) -> np.ndarray:
     :class:`TypeError` rather than being cast, since a cast drops the imaginary part or invents a
     number.
     """
+    if x is None:  # numpy would read it as NaN
+        raise ValueError(f"{name} is None; pass an array of real numbers")
     try:
         raw = np.asarray(x)
     except ValueError as exc:  # ragged nested sequences
         raise ValueError(f"{name} must be numeric (got {type(x).__name__}): {exc}") from None
+    except (RuntimeError, TypeError) as exc:  # e.g. a torch tensor that requires grad, or on a GPU
+        hint = " (a torch tensor: pass x.detach().cpu().numpy())" if type(x).__module__.startswith("torch") else ""
+        raise ValueError(f"{name} cannot be read as a numpy array{hint}; got a {type(x).__name__}") from exc
     if raw.dtype.kind in _NOT_REAL:
         raise TypeError(
             f"{name} must hold real numeric values, got {_NOT_REAL[raw.dtype.kind]}; "
@@ -213,6 +218,41 @@ def check_seed(seed, name: str = "seed"):
     if seed < 0:
         raise ValueError(f"{name} must be an integer >= 0, got {seed}")
     return seed
+
+
+def check_schedule(schedule, name: str = "schedule"):
+    """Return ``schedule`` if it is a :class:`lindiff.Schedule`, else raise naming ``name``."""
+    from .schedule import Schedule  # schedule.py imports this module
+
+    if not isinstance(schedule, Schedule):
+        raise ValueError(f"{name} must be a lindiff.Schedule (e.g. Schedule.linear()), got {type(schedule).__name__}")
+    return schedule
+
+
+def check_spectrum(eigenvalues, name: str = "eigenvalues", positive: bool = False) -> np.ndarray:
+    """Variances lambda_nu as a finite, non-empty 1-D float64 array, each >= 0 (> 0 with
+    ``positive=True``, for a true covariance that must be invertible)."""
+    lam = as_finite_array(eigenvalues, name, ndim=1)
+    if lam.size == 0:
+        raise ValueError(f"{name} is empty; pass the d >= 1 eigenvalues of a covariance matrix")
+    if positive and np.any(lam <= 0):
+        raise ValueError(
+            f"{name} must be > 0 (the eigenvalues of an invertible covariance; "
+            "use lindiff.power_law_spectrum or np.linalg.eigvalsh(Sigma))"
+        )
+    if np.any(lam < 0):
+        raise ValueError(f"{name} must be >= 0 (variances cannot be negative)")
+    return lam
+
+
+def check_finite_result(what: str, hint: str, *arrays):
+    """Return ``arrays`` (one array alone) unless one holds NaN or inf, which raises a ValueError
+    saying that ``what`` overflowed, and ``hint`` (what to change): a result is never returned with
+    NaN or inf that its finite inputs did not contain."""
+    for arr in arrays:
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(f"{what} overflowed to NaN or inf; {hint}")
+    return arrays[0] if len(arrays) == 1 else arrays
 
 
 def check_eps_model(eps_model, schedule) -> None:

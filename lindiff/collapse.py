@@ -20,21 +20,9 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import logsumexp
 
-from ._checks import as_finite_array, check_nonnegative
+from ._checks import as_finite_array, check_nonnegative, check_schedule, check_spectrum
 from .mixture import GaussianMixture
 from .schedule import Schedule
-
-
-def _check_schedule(schedule) -> None:
-    if not isinstance(schedule, Schedule):
-        raise ValueError(f"schedule must be a lindiff.Schedule (e.g. Schedule.linear()), got {type(schedule).__name__}")
-
-
-def _check_eigenvalues(eigenvalues) -> np.ndarray:
-    lam = as_finite_array(eigenvalues, "eigenvalues", ndim=1)
-    if lam.size < 1 or np.any(lam < 0):
-        raise ValueError("eigenvalues must be a non-empty 1-D array of variances >= 0")
-    return lam
 
 
 def noisy_information(eigenvalues, schedule: Schedule) -> np.ndarray:
@@ -55,8 +43,8 @@ def noisy_information(eigenvalues, schedule: Schedule) -> np.ndarray:
 
     Defined in :doc:`chapter 7 </book/07_sampler_regularisation>`, equation :eq:`eq-collapse-criterion`.
     """
-    _check_schedule(schedule)
-    lam = _check_eigenvalues(eigenvalues)
+    check_schedule(schedule)
+    lam = check_spectrum(eigenvalues)
     return 0.5 * np.sum(np.log1p(schedule.snr[:, None] * lam[None, :]), axis=1)
 
 
@@ -115,7 +103,7 @@ def collapse_size(eigenvalues, step: int, schedule: Schedule) -> float:
 
     Defined in :doc:`chapter 7 </book/07_sampler_regularisation>`, equation :eq:`eq-collapse-criterion`.
     """
-    _check_schedule(schedule)
+    check_schedule(schedule)
     t = schedule.check_step(step)
     return float(np.exp(noisy_information(eigenvalues, schedule)[t - 1]))
 
@@ -129,7 +117,7 @@ def speciation_step(top_eigenvalue, schedule: Schedule) -> float:
 
     Defined in :doc:`chapter 7 </book/07_sampler_regularisation>`, equation :eq:`eq-speciation`.
     """
-    _check_schedule(schedule)
+    check_schedule(schedule)
     lam = check_nonnegative(top_eigenvalue, "top_eigenvalue")
     if lam <= 1.0:
         return 0.0

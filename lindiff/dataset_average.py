@@ -25,21 +25,9 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import minimize_scalar
 
-from ._checks import as_finite_array, check_nonnegative, check_positive_int
+from ._checks import as_finite_array, check_nonnegative, check_positive_int, check_schedule, check_spectrum
 from .losses import losses_from_resolvent_traces
 from .schedule import Schedule
-
-
-def _spectrum(eigenvalues) -> np.ndarray:
-    lam = as_finite_array(eigenvalues, "eigenvalues", ndim=1)
-    if lam.size == 0:
-        raise ValueError("eigenvalues is empty; pass the d eigenvalues of the true covariance Sigma")
-    if np.any(lam <= 0):
-        raise ValueError(
-            "eigenvalues of the true covariance must be > 0 "
-            "(use lindiff.power_law_spectrum or np.linalg.eigvalsh(Sigma))"
-        )
-    return lam
 
 
 def _effective(lam, N):
@@ -95,7 +83,7 @@ def renormalized_ridge(eigenvalues, N: int, kappa):
 
     Defined in :doc:`chapter 3 </book/03_train_test_loss>`, equation :eq:`eq-deterministic-equivalent`.
     """
-    lam, n = _effective(_spectrum(eigenvalues), N)
+    lam, n = _effective(check_spectrum(eigenvalues, positive=True), N)
     k = as_finite_array(kappa, "kappa")
     if np.any(k < 0):
         raise ValueError("kappa must be >= 0")
@@ -126,9 +114,8 @@ def _resolvent_traces(lam_true, N, kappa):
 
 
 def _averaged_losses(eigenvalues, N, schedule, c):
-    if not isinstance(schedule, Schedule):
-        raise ValueError("schedule must be a lindiff.Schedule, e.g. Schedule.linear()")
-    lam = _spectrum(eigenvalues)
+    check_schedule(schedule)
+    lam = check_spectrum(eigenvalues, positive=True)
     c = check_nonnegative(c, "c")
     a = schedule.alpha_bars
     k0 = (1.0 - a) / a
@@ -197,7 +184,7 @@ def averaged_test_loss_excess_per_step(eigenvalues, N: int, schedule: Schedule, 
     Defined in :doc:`chapter 4 </book/04_kl_divergence>`, equation :eq:`eq-test-loss-excess`.
     """
     test = _averaged_losses(eigenvalues, N, schedule, c)[1]  # validates every argument
-    lam, a = _spectrum(eigenvalues), schedule.alpha_bars[:, None]
+    lam, a = check_spectrum(eigenvalues, positive=True), schedule.alpha_bars[:, None]
     return test - np.sum(a * lam / (a * lam + (1.0 - a)), axis=1)
 
 
@@ -214,7 +201,7 @@ def averaged_unseen_variance(eigenvalues, N: int) -> float:
 
     Defined in :doc:`chapter 3 </book/03_train_test_loss>`, equation :eq:`eq-averaged-unseen-variance`.
     """
-    lam, n = _effective(_spectrum(eigenvalues), N)
+    lam, n = _effective(check_spectrum(eigenvalues, positive=True), N)
     k0 = float(_solve(lam, n, np.array(0.0)))
     return float((N / n) * k0 * np.sum(lam / (lam + k0)))
 
@@ -241,7 +228,7 @@ def averaged_log_det(eigenvalues, N: int, c) -> np.ndarray | float:
 
     Defined in :doc:`chapter 4 </book/04_kl_divergence>`, equation :eq:`eq-averaged-log-det`.
     """
-    lam, n = _effective(_spectrum(eigenvalues), N)
+    lam, n = _effective(check_spectrum(eigenvalues, positive=True), N)
     c_arr = as_finite_array(c, "c")
     if np.any(c_arr <= 0):
         raise ValueError(
@@ -270,7 +257,7 @@ def averaged_kl(eigenvalues, N: int, c) -> np.ndarray | float:
     Defined in :doc:`chapter 4 </book/04_kl_divergence>`, equations :eq:`eq-averaged-kl` and
     :eq:`eq-averaged-log-det`.
     """
-    lam = _spectrum(eigenvalues)
+    lam = check_spectrum(eigenvalues, positive=True)
     c_arr = as_finite_array(c, "c")
     out = 0.5 * (c_arr * np.sum(1.0 / lam) + np.sum(np.log(lam)) - averaged_log_det(lam, N, c_arr))
     return float(out) if np.ndim(out) == 0 else out
@@ -285,7 +272,7 @@ def averaged_optimal_ridge(eigenvalues, N: int) -> float:
 
     Defined in :doc:`chapter 4 </book/04_kl_divergence>`, equation :eq:`eq-averaged-kl`.
     """
-    lam = _spectrum(eigenvalues)
+    lam = check_spectrum(eigenvalues, positive=True)
     N = check_positive_int(N, "N", minimum=2)
     scale = float(lam.max())
     res = minimize_scalar(

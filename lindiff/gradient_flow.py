@@ -31,8 +31,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import as_times, check_nonnegative
-from .kl import KLToTruth, _refine_log_minimum
+from ._checks import as_times, check_nonnegative, check_schedule
+from .kl import KLToTruth, refine_log_minimum
 from .linear import LinearDiffusion
 from .losses import directional_second_moments, loss_per_direction
 from .sampler import diagonal_sampler_law
@@ -65,8 +65,7 @@ def effective_ridge(tau, eta: float, schedule: Schedule) -> np.ndarray:
     """
     tau = as_times(tau)
     eta = _check_positive(eta, "eta")
-    if not isinstance(schedule, Schedule):
-        raise ValueError("schedule must be a lindiff.Schedule, e.g. Schedule.linear()")
+    check_schedule(schedule)
     with np.errstate(divide="ignore"):
         return 1.0 / (2.0 * eta * tau[..., None] * schedule.alpha_bars)
 
@@ -309,11 +308,11 @@ class GradientFlow:
             raise ValueError("taus must be an increasing 1-D grid of >= 3 training times > 0")
         if criterion == "test_loss":
             m2 = directional_second_moments(self.model.eigenvectors, self.model.mean, true_mean, true_cov)
-            return _refine_log_minimum(lambda tau: self._loss(tau, m2, None, False), taus)
+            return refine_log_minimum(lambda tau: self._loss(tau, m2, None, False), taus)
         if criterion != "kl":
             raise ValueError(f"criterion must be 'kl' or 'test_loss', got {criterion!r}")
         kl = KLToTruth(self.model.eigenvectors, true_mean, true_cov)
-        return _refine_log_minimum(lambda tau: _kl_or_inf(kl, *self.sampling_law(tau, False, last_step_noise)), taus)
+        return refine_log_minimum(lambda tau: _kl_or_inf(kl, *self.sampling_law(tau, False, last_step_noise)), taus)
 
 
 def _kl_or_inf(kl: KLToTruth, mean, var):

@@ -104,12 +104,14 @@ def gaussian_kl(mean_p, cov_p, mean_q, cov_q) -> float:
     corr_eigenvalues = np.linalg.eigvalsh(Sp_q * scale[:, None] * scale[None, :])
     if corr_eigenvalues[0] <= tol * corr_eigenvalues[-1]:
         return float("inf")
-    x = var / lam_q
-    u = x - 1.0
-    near = np.abs(u) < 0.5  # x - 1 - ln x cancels to second order there: ln x through log1p(x - 1)
-    log_x = np.log(x)
-    log_x[near] = np.log1p(u[near])
-    total = np.sum(u - log_x) + np.sum(delta**2 / lam_q) - np.sum(np.log(corr_eigenvalues))
+    with np.errstate(over="ignore", invalid="ignore"):
+        x = var / lam_q  # inf where the ratio exceeds float64 (tiny lam_q): then the term is inf
+        u = x - 1.0
+        near = np.abs(u) < 0.5  # x - 1 - ln x cancels to second order there: ln x through log1p(x - 1)
+        log_x = np.log(x)
+        log_x[near] = np.log1p(u[near])
+        terms = np.where(np.isinf(x), np.inf, u - log_x)
+    total = np.sum(terms) + np.sum(delta**2 / lam_q) - np.sum(np.log(corr_eigenvalues))
     return float(max(0.5 * total, 0.0))
 
 
@@ -430,10 +432,10 @@ def optimal_ridge_sampler(model: LinearDiffusion, true_mean, true_cov, cs):
         values = kl(*_ridge_laws(model, c))
         return values if np.ndim(c) else float(values[0])
 
-    return _refine_log_minimum(f, cs)
+    return refine_log_minimum(f, cs)
 
 
-def _refine_log_minimum(f, grid):
+def refine_log_minimum(f, grid):
     """Minimise f over the grid, then by bounded Brent search in log x between the best point's
     neighbours. Returns (x*, f(x*))."""
     values = np.asarray(f(grid), dtype=np.float64)

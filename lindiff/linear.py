@@ -21,6 +21,8 @@ from ._checks import (
     as_mean,
     check_nonnegative,
     check_positive_int,
+    check_schedule,
+    check_spectrum,
     psd_eigh,
 )
 from .losses import directional_second_moments, optimal_loss_per_direction
@@ -42,21 +44,15 @@ class LinearDiffusion:
     """
 
     def __init__(self, mean, eigenvalues, eigenvectors, schedule: Schedule, c: float = 0.0):
-        if not isinstance(schedule, Schedule):
-            raise ValueError("schedule must be a lindiff.Schedule, e.g. Schedule.linear()")
+        check_schedule(schedule)
         self.mean = as_mean(mean)
         d = self.mean.size
-        self.eigenvalues = as_finite_array(eigenvalues, "eigenvalues")
+        self.eigenvalues = check_spectrum(eigenvalues)
         self.eigenvectors = as_finite_array(eigenvectors, "eigenvectors")
         if self.eigenvalues.shape != (d,) or self.eigenvectors.shape != (d, d):
             raise ValueError(
                 f"eigenvalues must have shape ({d},) and eigenvectors ({d}, {d}) for a mean of length {d}; "
                 f"got {self.eigenvalues.shape} and {self.eigenvectors.shape}"
-            )
-        if np.any(self.eigenvalues < 0):
-            raise ValueError(
-                "eigenvalues must be >= 0 (variances cannot be negative); "
-                "build the model with LinearDiffusion.from_stats or .fit"
             )
         self.schedule = schedule
         self.c = check_nonnegative(c, "c")
@@ -87,6 +83,17 @@ class LinearDiffusion:
         """
         mean, cov = empirical_stats(as_data_matrix(X), ddof=0)
         return cls.from_stats(mean, cov, schedule, c)
+
+    def with_ridge(self, c: float) -> "LinearDiffusion":
+        """The same model with ridge ``c`` in place of ``self.c``: the eigenpairs of Sigma_0 are shared
+        (not copied nor checked again), so a sweep over c costs no decomposition.
+
+        Defined in :doc:`chapter 2 </book/02_linear_model>`, equation :eq:`eq-optimal-weights`.
+        """
+        model = object.__new__(type(self))
+        model.__dict__.update(self.__dict__)
+        model.c = check_nonnegative(c, "c")
+        return model
 
     # ------------------------------------------------------------------ the denoiser
     @property

@@ -15,7 +15,15 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import logsumexp
 
-from ._checks import as_covariance, as_finite_array, check_nonnegative, check_positive_int, check_seed, psd_eigh
+from ._checks import (
+    as_covariance,
+    as_finite_array,
+    check_nonnegative,
+    check_positive_int,
+    check_schedule,
+    check_seed,
+    psd_eigh,
+)
 from .schedule import Schedule
 
 
@@ -201,8 +209,7 @@ class GaussianMixture:
 
         Defined in :doc:`chapter 1 </book/01_diffusion_models>`, equation :eq:`eq-ideal-denoiser`.
         """
-        if not isinstance(schedule, Schedule):
-            raise ValueError("schedule must be a lindiff.Schedule, e.g. Schedule.linear()")
+        check_schedule(schedule)
 
         def eps(x, t):
             return self.optimal_noise(x, schedule.alpha_bars[schedule.check_step(t) - 1])

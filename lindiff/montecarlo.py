@@ -27,6 +27,7 @@ from ._checks import (
     check_eps_model,
     check_nonnegative,
     check_positive_int,
+    check_schedule,
     check_seed,
     eps_output,
     psd_eigh,
@@ -45,8 +46,7 @@ class MCEstimate:
 
 
 def _check_inputs(eps_model, X0, schedule):
-    if not isinstance(schedule, Schedule):
-        raise ValueError("schedule must be a lindiff.Schedule, e.g. Schedule.linear()")
+    check_schedule(schedule)
     check_eps_model(eps_model, schedule)
     return as_data_matrix(X0, "X0", min_rows=1)
 
@@ -209,8 +209,7 @@ def train_loss_samples(eps_model, X, schedule: Schedule, t, n_noise: int = 100, 
 
     Defined in :doc:`chapter 1 </book/01_diffusion_models>`, equation :eq:`eq-ddpm-loss`.
     """
-    if not isinstance(schedule, Schedule):
-        raise ValueError("schedule must be a lindiff.Schedule, e.g. Schedule.linear()")
+    check_schedule(schedule)
     check_eps_model(eps_model, schedule)
     X = as_data_matrix(X, min_rows=1)
     n_noise = check_positive_int(n_noise, "n_noise")
@@ -258,8 +257,7 @@ def losses_over_training_sets(
 
     Defined in :doc:`chapter 3 </book/03_train_test_loss>`, equation :eq:`eq-averaged-test-loss`.
     """
-    if not isinstance(schedule, Schedule):
-        raise ValueError("schedule must be a lindiff.Schedule, e.g. Schedule.linear()")
+    check_schedule(schedule)
     mu = as_mean(true_mean, name="true_mean")
     Sigma = as_covariance(true_cov, mu.size, name="true_cov")
     evals, evecs = psd_eigh(Sigma, "true_cov")

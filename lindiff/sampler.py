@@ -18,12 +18,21 @@ posterior variance beta~_t (``noise="posterior"``, :func:`sampler_noise_variance
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 
-from ._checks import as_data_matrix, as_finite_array, check_eps_model, check_positive_int, check_seed, eps_output
+from ._checks import (
+    as_data_matrix,
+    as_finite_array,
+    as_real_array,
+    check_eps_model,
+    check_finite_result,
+    check_positive_int,
+    check_schedule,
+    check_seed,
+    check_spectrum,
+    eps_output,
+)
+from .float32_chain import float32_chain
 from .progress import progress
 from .schedule import Schedule
 
@@ -77,7 +86,7 @@ def ddpm_sample(
 
     Defined in :doc:`chapter 1 </book/01_diffusion_models>`, equation :eq:`eq-ancestral-sampler`.
     """
-    _check_schedule(schedule)
+    check_schedule(schedule)
     check_eps_model(eps_model, schedule)
     n = check_positive_int(n, "n")
     d = check_positive_int(d, "d")
@@ -102,12 +111,10 @@ def ddpm_sample(
     return u
 
 
-def _check_schedule(schedule) -> None:
-    if not isinstance(schedule, Schedule):
-        raise ValueError(f"schedule must be a lindiff.Schedule (e.g. Schedule.linear()), got {type(schedule).__name__}")
-
-
 NOISE_CHOICES = ("beta", "posterior")
+_DIVERGES = (
+    "the weights make the chain diverge (a gain |1 - g_t w_t| / sqrt(alpha_t) far above 1) or the data are too large"
+)
 
 
 def sampler_noise_variances(schedule: Schedule, noise: str = "beta", last_step_noise: bool = True) -> np.ndarray:
@@ -129,7 +136,7 @@ def sampler_noise_variances(schedule: Schedule, noise: str = "beta", last_step_n
 
     Defined in :doc:`chapter 7 </book/07_sampler_regularisation>`, equation :eq:`eq-posterior-variance`.
     """
-    _check_schedule(schedule)
+    check_schedule(schedule)
     if noise not in NOISE_CHOICES:
         raise ValueError(f"noise must be 'beta' or 'posterior', got {noise!r}")
     if noise == "beta":
@@ -163,7 +170,7 @@ def _check_stops(t0, schedule: Schedule) -> np.ndarray:
 
 def _step_coefficients(w, m, schedule: Schedule):
     """Gain a_t and offset o_t of u_{t-1} = a_t u_t + o_t + sigma_t z for eps = w_t (u - m_t)."""
-    _check_schedule(schedule)
+    check_schedule(schedule)
     w = as_finite_array(w, "w")
     if w.ndim != 2 or w.shape[0] != schedule.T:
         raise ValueError(f"w must have shape (T, d) with T = {schedule.T}, got {w.shape}")
@@ -218,10 +225,17 @@ def diagonal_sampler_law(w, m, schedule: Schedule, last_step_noise: bool = True,
     mean = np.zeros(gain.shape[1:])
     var = np.ones(gain.shape[1:])
     variances = _noise_variances(schedule, last_step_noise, noise)
-    for i in range(schedule.T - 1, t0 - 1, -1):
-        mean = gain[i] * mean + offset[i]
-        var = gain[i] ** 2 * var + variances[i]
-    return mean, var
+    with np.errstate(over="ignore", invalid="ignore"):
+        for i in range(schedule.T - 1, t0 - 1, -1):
+            mean = gain[i] * mean + offset[i]
+            var = gain[i] ** 2 * var + variances[i]
+    return check_finite_result("the sampler's law", _DIVERGES, mean, var)
+
+
+def _check_lam(lam) -> np.ndarray:
+    """lambda_nu + c, a scalar or a 1-D array of variances >= 0 (a scalar becomes shape (1,))."""
+    arr = as_real_array(lam, "lam")
+    return check_spectrum(arr.reshape(1) if arr.ndim == 0 else arr, "lam")
 
 
 def optimal_sampler_variances(lam, schedule: Schedule, last_step_noise: bool = True, noise: str = "beta") -> np.ndarray:
@@ -253,6 +267,8 @@ def optimal_sampler_variances(lam, schedule: Schedule, last_step_noise: bool = T
 
     Defined in :doc:`chapter 2 </book/02_linear_model>`, equation :eq:`eq-sampled-variance`.
     """
+    check_schedule(schedule)
+    lam = _check_lam(lam)
     variances = _noise_variances(schedule, last_step_noise, noise)
     ab = schedule.alpha_bars[:, None]
     ratio = ab * lam
@@ -274,6 +290,8 @@ def optimal_sampler_mean_factors(lam, schedule: Schedule) -> np.ndarray:
 
     Defined in :doc:`chapter 2 </book/02_linear_model>`, equation :eq:`eq-sampled-variance`.
     """
+    check_schedule(schedule)
+    lam = _check_lam(lam)
     abar_T = schedule.alpha_bars[-1]
     v_T = abar_T * lam + 1.0 - abar_T
     return (1.0 - abar_T) / v_T
@@ -299,7 +317,7 @@ def sampler_stop_ridge(t0, schedule: Schedule):
 
     Defined in :doc:`chapter 7 </book/07_sampler_regularisation>`, equation :eq:`eq-stop-ridge`.
     """
-    _check_schedule(schedule)
+    check_schedule(schedule)
     t0 = _check_stops(t0, schedule)
     abar = np.concatenate(([1.0], schedule.alpha_bars))[t0]
     c = (1.0 - abar) / abar
@@ -351,10 +369,8 @@ def stopped_sampler_law(lam, schedule: Schedule, t0, output: str = "state", nois
     Defined in :doc:`chapter 7 </book/07_sampler_regularisation>`, equations :eq:`eq-stopped-state-law` and
     :eq:`eq-stopped-denoised-law`.
     """
-    _check_schedule(schedule)
-    lam = as_finite_array(lam, "lam", ndim=1)
-    if np.any(lam < 0):
-        raise ValueError("lam must be >= 0 (eigenvalues of Sigma_0 plus the ridge)")
+    check_schedule(schedule)
+    lam = check_spectrum(lam, "lam")
     if output not in _OUTPUTS:
         raise ValueError(f"output must be 'state' or 'denoised', got {output!r}")
     stops = _check_stops(t0, schedule)
@@ -364,25 +380,30 @@ def stopped_sampler_law(lam, schedule: Schedule, t0, output: str = "state", nois
     abar = np.concatenate(([1.0], schedule.alpha_bars))  # abar_t, t = 0..T
     v = abar[:, None] * lam + (1.0 - abar[:, None])  # v_t, t = 0..T
     v[0] = lam
-    # terms[j] for j = 0..T+1: sum_{t = j..T} sigma_t^2 abar_{t-1} / v_{t-1}^2 + abar_T / v_T^2, for j >= 2
+    # Every v_t, and lam, enter the variances as ratios: divided by s = max(lam, 1) they neither
+    # overflow when squared (lam up to 1e308) nor change for lam <= 1 (s = 1).
+    s = np.maximum(lam, 1.0)
+    vs = v / s
+    # tail[j] for j = 2..T+1: s^2 [sum_{t = j..T} sigma_t^2 abar_{t-1} / v_{t-1}^2 + abar_T / v_T^2]
     with np.errstate(divide="ignore", invalid="ignore"):
-        term = sig2[1:, None] * abar[1:T, None] / v[1:T] ** 2  # t = 2..T
+        term = sig2[1:, None] * abar[1:T, None] / vs[1:T] ** 2  # t = 2..T
     tail = np.zeros((T + 2, lam.size))
-    tail[T + 1] = abar[T] / v[T] ** 2
+    tail[T + 1] = abar[T] / vs[T] ** 2
     tail[2 : T + 1] = np.cumsum(term[::-1], axis=0)[::-1] + tail[T + 1]
     first = np.concatenate((sig2, [0.0]))[flat][:, None]  # sigma_{t0+1}^2 (0 at t0 = T)
     a0 = abar[flat][:, None]
-    v0 = v[flat]
+    vs0 = vs[flat]
     if output == "state":
-        var = first / a0 + (v0 / a0) ** 2 * tail[np.minimum(flat + 2, T + 1)]
+        var = first / a0 + (vs0 / a0) ** 2 * tail[np.minimum(flat + 2, T + 1)]
         mean = (1.0 - abar[T] / a0) / v[T]
     else:
         with np.errstate(divide="ignore", invalid="ignore"):
             # lam^2 S(t0) = lam^2 sigma_{t0+1}^2 abar_t0 / v_t0^2 + lam^2 S'(t0); lam / v_0 = 1
-            ratio = np.where(flat[:, None] == 0, 1.0, lam / v0)
-        var = first * a0 * ratio**2 + lam**2 * tail[np.minimum(flat + 2, T + 1)]
+            ratio = np.where(flat[:, None] == 0, 1.0, (lam / s) / vs0)
+        var = first * a0 * ratio**2 + (lam / s) ** 2 * tail[np.minimum(flat + 2, T + 1)]
         mean = (1.0 - abar[T]) / v[T]
     mean = np.broadcast_to(mean, var.shape).copy()
+    check_finite_result("the stopped sampler's law", "lam is too large for float64: rescale the data", mean, var)
     return (mean[0], var[0]) if stops.ndim == 0 else (mean, var)
 
 
@@ -413,7 +434,7 @@ def stopped_sample(
     """
     if output not in _OUTPUTS:
         raise ValueError(f"output must be 'state' or 'denoised', got {output!r}")
-    _check_schedule(schedule)
+    check_schedule(schedule)
     t0 = _check_stop(t0, schedule)
     u = ddpm_sample(eps_model, schedule, n, d, seed=seed, progress_bar=progress_bar, noise=noise, t0=t0)
     if t0 == 0:
@@ -454,7 +475,7 @@ def affine_sampler_law(weights, biases, schedule: Schedule, last_step_noise: boo
     Defined in :doc:`chapter 6 </book/06_early_stopping>`: equation :eq:`eq-diagonal-sampler-law` with dense
     weights, the affine recursion :eq:`eq-affine-sampler-step` of :doc:`chapter 2 </book/02_linear_model>`.
     """
-    _check_schedule(schedule)
+    check_schedule(schedule)
     W = as_finite_array(weights, "weights")
     b = as_finite_array(biases, "biases")
     T = schedule.T
@@ -466,65 +487,12 @@ def affine_sampler_law(weights, biases, schedule: Schedule, last_step_noise: boo
     g = schedule.betas / np.sqrt(1.0 - schedule.alpha_bars)
     variances = _noise_variances(schedule, last_step_noise, noise)
     mean, cov = np.zeros(d), np.eye(d)
-    for i in range(T - 1, -1, -1):
-        A = (np.eye(d) - g[i] * W[i]) / np.sqrt(schedule.alphas[i])
-        mean = A @ mean - g[i] * (W[i] @ b[i]) / np.sqrt(schedule.alphas[i])
-        cov = A @ cov @ A.T + variances[i] * np.eye(d)
-    return mean, 0.5 * (cov + cov.T)
-
-
-_BLOCK_ELEMENTS = 1 << 17  # at most this many entries in a block of rows of the chain (512 KB in float32)
-_BLOCK_MULTIPLE = 4  # the number of blocks is a multiple of 4: an even load on 1, 2 or 4 CPUs
-_EXPONENT_ONE = np.uint32(0x3F800000)  # the bits of 1.0f: or-ed with 23 random mantissa bits, [1, 2)
-_TWO_PI32 = np.float32(2.0 * np.pi)
-
-
-def _fill_normal32(bitgen: np.random.BitGenerator, out: np.ndarray, angle: np.ndarray, scale: float) -> None:
-    """Fill the flat float32 array ``out`` (size 2 h) with scale * z, z i.i.d. standard normal (Box-Muller).
-
-    Each 64-bit word of ``bitgen`` gives two 23-bit uniforms u in (0, 1] and v in [0, 1), and each
-    pair the two independent normals sqrt(-2 ln u) (cos 2 pi v, sin 2 pi v) (Box & Muller 1958), all
-    in vectorised float32 ufuncs: about twice as fast as numpy's float32 ziggurat on 2 cores. The
-    23-bit uniforms cut the tails at |z| = sqrt(46 ln 2) = 5.65, where the normal has mass 1.6e-8.
-    ``angle`` is a float32 scratch array of size h.
-    """
-    half = angle.size
-    bits = bitgen.random_raw(half).view(np.uint32)
-    radius, angle_bits, radius_bits = out[:half], angle.view(np.uint32), out[:half].view(np.uint32)
-    np.right_shift(bits[half:], 9, out=angle_bits)  # 23 random mantissa bits under the exponent of 1:
-    angle_bits |= _EXPONENT_ONE  # 1 + v, an exact uniform on a 2^-23 grid of [1, 2)
-    angle *= _TWO_PI32  # 2 pi (1 + v): the same angle as 2 pi v
-    np.right_shift(bits[:half], 9, out=radius_bits)
-    radius_bits |= _EXPONENT_ONE
-    np.subtract(np.float32(2.0), radius, out=radius)  # u = 2 - (1 + v') in (0, 1]
-    np.log(radius, out=radius)
-    radius *= np.float32(-2.0 * scale * scale)
-    np.sqrt(radius, out=radius)  # scale sqrt(-2 ln u)
-    np.sin(angle, out=out[half:])
-    out[half:] *= radius
-    np.cos(angle, out=angle)
-    radius *= angle
-
-
-def _run_chain32(gain, offset, noise_sd, y: np.ndarray, bitgen: np.random.BitGenerator) -> None:
-    """y <- gain_t y + offset_t + noise_sd_t z for t = T..1, in place on the float32 rows y."""
-    z = np.empty(y.size + y.size % 2, dtype=np.float32)
-    angle = np.empty(z.size // 2, dtype=np.float32)
-    noise = z[: y.size].reshape(y.shape)
-    for i in range(gain.shape[0] - 1, -1, -1):
-        y *= gain[i]
-        y += offset[i]
-        if noise_sd[i] > 0:
-            _fill_normal32(bitgen, z, angle, noise_sd[i])
-            y += noise
-
-
-def _worker_count() -> int:
-    """The CPUs this process may use (threads of the sampler: numpy's ufuncs release the GIL)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # macOS, Windows
-        return max(1, os.cpu_count() or 1)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for i in range(T - 1, -1, -1):
+            A = (np.eye(d) - g[i] * W[i]) / np.sqrt(schedule.alphas[i])
+            mean = A @ mean - g[i] * (W[i] @ b[i]) / np.sqrt(schedule.alphas[i])
+            cov = A @ cov @ A.T + variances[i] * np.eye(d)
+    return check_finite_result("the sampler's law", _DIVERGES, mean, 0.5 * (cov + cov.T))
 
 
 def diagonal_sample(
@@ -549,8 +517,8 @@ def diagonal_sample(
     relative error of about 1e-6 to the samples, far below the sampling error of any n that fits in
     memory; each block has its own random stream, so the samples do not depend on the number of
     CPUs. ``dtype=float64`` runs the chain in float64 with numpy's ziggurat normals, one step at a
-    time over all rows (about 5 times slower). ``last_step_noise`` and ``noise``: as in
-    :func:`lindiff.ddpm_sample`.
+    time over all rows (about 5 times slower). The float32 engine is a module of its own,
+    ``lindiff/float32_chain.py``. ``last_step_noise`` and ``noise``: as in :func:`lindiff.ddpm_sample`.
 
     Returns
     -------
@@ -569,7 +537,11 @@ def diagonal_sample(
     rng = np.random.default_rng(check_seed(seed))
     y = rng.standard_normal((n, gain.shape[1]))
     bar = {} if progress_bar else {"disable": True}
-    if dtype == np.float64:
+    if dtype == np.float32:
+        y = float32_chain(gain, offset, noise_sd, y, rng, progress_bar)
+        hint = _DIVERGES + " (in float32 the largest value is 3.4e38: pass dtype=numpy.float64 for larger data)"
+        return check_finite_result("the samples", hint, y)
+    with np.errstate(over="ignore", invalid="ignore"):
         z = np.empty_like(y)
         for i in progress(range(schedule.T - 1, -1, -1), desc="sampling", total=schedule.T, **bar):
             y *= gain[i]  # y <- a_t y + o_t + sigma_t z, in place
@@ -578,21 +550,7 @@ def diagonal_sample(
                 rng.standard_normal(out=z)
                 z *= noise_sd[i]
                 y += z
-        return y
-    y32 = y.astype(np.float32)
-    gain32, offset32 = gain.astype(np.float32), offset.astype(np.float32)
-    n_blocks = -(-n * gain.shape[1] // _BLOCK_ELEMENTS)
-    rows = -(-n // (_BLOCK_MULTIPLE * -(-n_blocks // _BLOCK_MULTIPLE)))
-    blocks = [y32[start : start + rows] for start in range(0, n, rows)]
-    streams = np.random.SeedSequence(rng.integers(0, 2**63, size=2)).spawn(len(blocks))
-    with ThreadPoolExecutor(min(_worker_count(), len(blocks))) as pool:
-        runs = pool.map(
-            lambda job: _run_chain32(gain32, offset32, noise_sd, job[0], np.random.SFC64(job[1])),
-            zip(blocks, streams),
-        )
-        for _ in progress(runs, desc="sampling", total=len(blocks), unit="block", **bar):
-            pass
-    return y32.astype(np.float64)
+    return check_finite_result("the samples", _DIVERGES, y)
 
 
 def forward_trajectories(x0, schedule: Schedule, seed=None) -> np.ndarray:
@@ -614,13 +572,13 @@ def forward_trajectories(x0, schedule: Schedule, seed=None) -> np.ndarray:
 
     Defined in :doc:`chapter 1 </book/01_diffusion_models>`, equation :eq:`eq-forward-step`.
     """
-    _check_schedule(schedule)
+    check_schedule(schedule)
     x0 = as_data_matrix(x0, "x0", min_rows=1)
     rng = np.random.default_rng(check_seed(seed))
     z = rng.standard_normal((schedule.T,) + x0.shape)
     path = np.empty((schedule.T + 1,) + x0.shape)
     path[0] = x0
-    for i in range(schedule.T):
+    for i in range(schedule.T):  # sqrt(alpha_t) <= 1: a finite x0 never overflows
         path[i + 1] = np.sqrt(schedule.alphas[i]) * path[i] + schedule.sigmas[i] * z[i]
     return path
 
@@ -638,7 +596,7 @@ def sampler_trajectories(eps_model, schedule: Schedule, n: int, d: int, seed=Non
 
     Defined in :doc:`chapter 1 </book/01_diffusion_models>`, equation :eq:`eq-ancestral-sampler`.
     """
-    _check_schedule(schedule)
+    check_schedule(schedule)
     check_eps_model(eps_model, schedule)  # recording_model below hides eps_model's own schedule
     recorded = {}
 

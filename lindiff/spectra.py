@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import as_covariance, as_finite_array, check_nonnegative, check_positive_int, check_psd, check_seed
+from ._checks import (
+    as_covariance,
+    as_finite_array,
+    check_nonnegative,
+    check_positive_int,
+    check_psd,
+    check_seed,
+    check_spectrum,
+)
 
 
 def power_law_spectrum(d: int, k: float, trace: float | None = None) -> np.ndarray:
@@ -53,9 +61,7 @@ def rotated_covariance(eigenvalues, seed=0) -> np.ndarray:
 
     Defined in :doc:`chapter 3 </book/03_train_test_loss>`.
     """
-    lam = as_finite_array(eigenvalues, "eigenvalues", ndim=1)
-    if np.any(lam < 0):
-        raise ValueError("eigenvalues must be >= 0 (variances cannot be negative)")
+    lam = check_spectrum(eigenvalues)
     Q = random_rotation(lam.size, seed)
     cov = (Q * lam) @ Q.T
     return 0.5 * (cov + cov.T)
@@ -103,13 +109,6 @@ def participation_ratio(x) -> float:
     return float(s1**2 / s2)
 
 
-def _eigenvalues(eigenvalues, name="eigenvalues") -> np.ndarray:
-    lam = as_finite_array(eigenvalues, name, ndim=1)
-    if lam.size == 0 or np.any(lam < 0):
-        raise ValueError(f"{name} must be a non-empty array of variances >= 0")
-    return lam
-
-
 def fit_power_law(eigenvalues, window=(10, 100)):
     """Least-squares fit of lambda_nu = C nu^{-k} over the ranks nu in ``window``.
 
@@ -126,7 +125,7 @@ def fit_power_law(eigenvalues, window=(10, 100)):
 
     Defined in :doc:`chapter 5 </book/05_real_images>`, equation :eq:`eq-power-law-fit`.
     """
-    lam = np.sort(_eigenvalues(eigenvalues))[::-1]
+    lam = np.sort(check_spectrum(eigenvalues))[::-1]
     lo, hi = (check_positive_int(v, "window") for v in window)
     if not lo < hi <= lam.size:
         raise ValueError(f"window must satisfy 1 <= lo < hi <= {lam.size}, got {window}")

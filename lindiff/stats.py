@@ -34,9 +34,16 @@ def empirical_stats(X, ddof: int = 0):
     X = as_data_matrix(X)
     if ddof not in (0, 1):
         raise ValueError(f"ddof must be 0 or 1, got {ddof!r}")
-    mean = X.mean(axis=0)
-    Xc = X - mean
-    cov = Xc.T @ Xc / (X.shape[0] - ddof)
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean = X.mean(axis=0)
+        Xc = X - mean
+        cov = Xc.T @ Xc / (X.shape[0] - ddof)
+    if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(cov))):
+        top = float(np.max(np.abs(X)))
+        raise ValueError(
+            f"X is too large for float64 statistics: entries up to {top:.3g}, whose squares overflow; "
+            "rescale X (e.g. divide it by its largest entry) before fitting"
+        )
     return mean, 0.5 * (cov + cov.T)
 
 

@@ -51,6 +51,7 @@ from ._checks import (
     as_mean,
     check_nonnegative,
     check_positive_int,
+    check_schedule,
     psd_eigh,
     require_module,
 )
@@ -90,7 +91,9 @@ def _check_options(optimizer, bias, dtype, momentum) -> float:
     return momentum
 
 
-def _checked_device(device) -> torch.device:
+def checked_device(device) -> torch.device:
+    """``device`` as a :class:`torch.device` that works here (None: :func:`default_device`), or a
+    ValueError naming it (shared with :class:`lindiff.networks.NetworkTrainer`)."""
     try:
         checked = torch.device(device) if device is not None else default_device()
         torch.empty(0, device=checked)
@@ -99,6 +102,9 @@ def _checked_device(device) -> torch.device:
             f"device must be an available torch device such as 'cpu' or 'cuda', got {device!r} ({exc})"
         ) from None
     return checked
+
+
+_checked_device = checked_device  # the name networks.py imports until the lead moves it to checked_device
 
 
 def _check_steps(steps, schedule: Schedule) -> np.ndarray:
@@ -366,8 +372,7 @@ class Trainer(TrainingLoop):
         device=None,
         dtype=torch.float64,
     ):
-        if not isinstance(schedule, Schedule):
-            raise ValueError("schedule must be a lindiff.Schedule, e.g. Schedule.linear()")
+        check_schedule(schedule)
         X = as_data_matrix(X)
         momentum = _check_options(optimizer, bias, dtype, momentum)
         if init not in ("zero", "random"):
@@ -379,7 +384,7 @@ class Trainer(TrainingLoop):
         self.lr = lr
         self.schedule, self.full_batch, self.bias = schedule, bool(full_batch), bias
         self.steps = _check_steps(steps, schedule)
-        self.device = _checked_device(device)
+        self.device = checked_device(device)
         seed = check_positive_int(seed, "seed", minimum=0)
         if seed >= 2**63:
             raise ValueError(f"seed must be < 2**63 (torch's generators take 64-bit seeds), got {seed}")

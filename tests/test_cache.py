@@ -332,3 +332,68 @@ def test_file_digest_sees_a_rewrite_with_the_same_size_and_modification_time(tmp
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))  # size and mtime as before
     assert path.stat().st_size == st.st_size and path.stat().st_mtime_ns == st.st_mtime_ns
     assert cache.file_digest(path) == "sha256:" + hashlib.sha256(b"b" * 100).hexdigest() != first
+
+
+# ------------------------------------------------- one digest for every cache (issue 24)
+_CACHED_IN_COPY = """
+import sys
+import numpy as np
+from lindiff.data import cache
+calls = []
+def compute():
+    calls.append(1)
+    return {"x": np.arange(3.0)}
+cache.cached_arrays("demo", {"a": 1}, compute)
+print("miss" if calls else "hit")
+"""
+
+
+def _run_in_copy(root, cache_folder):
+    import subprocess
+
+    env = {**os.environ, "LINDIFF_CACHE_DIR": str(cache_folder), "PYTHONPATH": str(root)}
+    out = subprocess.run([sys.executable, "-c", _CACHED_IN_COPY], env=env, capture_output=True, text=True, cwd=root)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
+
+
+def test_an_edit_to_any_function_of_the_package_misses_every_entry(tmp_path):
+    """Every key holds the digest of the whole package's source, not a hand-kept list of modules:
+    editing a function that no key ever named (``gaussian_kl``) misses; editing ``lindiff/book``,
+    which only draws, does not."""
+    import shutil
+    from pathlib import Path
+
+    import lindiff
+
+    root = tmp_path / "copy"
+    shutil.copytree(Path(lindiff.__file__).parent, root / "lindiff", ignore=shutil.ignore_patterns("__pycache__"))
+    folder = tmp_path / "cache"
+    assert _run_in_copy(root, folder) == "miss"
+    assert _run_in_copy(root, folder) == "hit"
+    kl = root / "lindiff" / "kl.py"
+    source = kl.read_text()
+    assert "def gaussian_kl(" in source
+    kl.write_text(source.replace("def gaussian_kl(", "def gaussian_kl(  # edited\n", 1))
+    assert _run_in_copy(root, folder) == "miss"
+    assert _run_in_copy(root, folder) == "hit"
+    style = root / "lindiff" / "book" / "style.py"
+    style.write_text(style.read_text() + "\n# a drawing change\n")
+    assert _run_in_copy(root, folder) == "hit"
+    (root / "lindiff" / "new_module.py").write_text("x = 1\n")  # a new module counts too
+    assert _run_in_copy(root, folder) == "miss"
+
+
+def test_package_digest_is_in_every_key(monkeypatch):
+    before = cache.entry_path("demo", {"a": 1})
+    monkeypatch.setattr(cache, "package_digest", lambda: "another source")
+    assert cache.entry_path("demo", {"a": 1}) != before
+    with pytest.raises(ValueError, match="own key fields"):
+        cache.entry_path("demo", {"package": "mine"})
+
+
+@pytest.mark.parametrize("bad", [np.array([{"a": 1}], dtype=object), np.array(["text"]), None])
+def test_non_numeric_arrays_are_refused_not_stored(bad):
+    with pytest.raises(ValueError, match="numeric arrays only"):
+        cache.cached_arrays("demo", {"a": 1}, lambda: {"x": bad})
+    assert not cache.entry_path("demo", {"a": 1}).exists()

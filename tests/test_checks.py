@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import lindiff as ld
-from lindiff import _checks
+from lindiff import _checks, dataset_average, gradient_flow
 
 SCHED = ld.Schedule.linear(T=5)
 NOT_REAL = [
@@ -111,3 +111,67 @@ def test_importing_a_module_without_its_extra_says_which_extra(module, blocked, 
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert f"needs {blocked}, which is not installed: pip install 'lindiff[{extra}]'" in out, out
+
+
+# ------------------------------------------------------------- one home per check (issue 24)
+_NOT_YET = {"networks.py", "memorisation.py"}  # rewritten by issue 21; the lead moves them onto check_schedule
+
+
+def test_the_schedule_and_spectrum_checks_live_in_checks_only():
+    """One ``check_schedule`` and one ``check_spectrum`` in lindiff/_checks.py; no module writes its own."""
+    import re
+    from pathlib import Path
+
+    root = Path(ld.__file__).parent
+    own = re.compile(
+        r"isinstance\(schedule, Schedule\)|def _check_schedule|def _check_eigenvalues"
+        r"|def _spectrum\b|def _eigenvalues\b"
+    )
+    offenders = [
+        p.relative_to(root).as_posix()
+        for p in sorted(root.rglob("*.py"))
+        if p.name != "_checks.py" and p.name not in _NOT_YET and own.search(p.read_text())
+    ]
+    assert offenders == []
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda s: ld.optimal_sampler_variances([1.0], s),
+        lambda s: ld.LinearDiffusion([0.0], [1.0], [[1.0]], s),
+        lambda s: ld.noisy_information([1.0], s),
+        lambda s: dataset_average.averaged_train_loss_per_step([1.0, 0.5], 3, s),
+        lambda s: gradient_flow.effective_ridge(1.0, 0.1, s),
+    ],
+)
+@pytest.mark.parametrize("bad", [None, "linear", 1000])
+def test_a_wrong_schedule_gets_the_one_message(call, bad):
+    with pytest.raises(ValueError, match=r"schedule must be a lindiff\.Schedule \(e\.g\. Schedule\.linear\(\)\), got"):
+        call(bad)
+
+
+@pytest.mark.parametrize("bad", [[], [1.0, -1.0], [np.nan], [[1.0]], [1 + 1j]])
+def test_check_spectrum_refuses_what_is_not_variances(bad):
+    with pytest.raises((ValueError, TypeError), match="lam"):
+        _checks.check_spectrum(bad, "lam")
+    with pytest.raises(ValueError, match="> 0"):
+        _checks.check_spectrum([1.0, 0.0], positive=True)
+
+
+def test_a_tensor_that_requires_grad_gets_lindiffs_message():
+    """Before: torch's "Can't call numpy() on Tensor that requires grad" came out of every function."""
+    torch = pytest.importorskip("torch")
+    tensor = torch.eye(3, dtype=torch.float64, requires_grad=True)
+    with pytest.raises(ValueError, match=r"cov_p cannot be read as a numpy array \(a torch tensor: pass x\.detach"):
+        ld.gaussian_kl(np.zeros(3), tensor, np.zeros(3), np.eye(3))
+    with pytest.raises(ValueError, match="X cannot be read as a numpy array"):
+        ld.empirical_stats(tensor)
+    assert ld.gaussian_kl(np.zeros(3), tensor.detach().numpy(), np.zeros(3), np.eye(3)) == 0.0
+
+
+def test_none_is_not_read_as_nan():
+    with pytest.raises(ValueError, match="lam is None"):
+        ld.optimal_sampler_variances(None, SCHED)
+    with pytest.raises(ValueError, match="cov_p is None"):
+        ld.gaussian_kl([0.0], None, [0.0], [[1.0]])

@@ -60,7 +60,7 @@ def write_idx(path: Path, images: np.ndarray, magic: int = 2051) -> Path:
 def register(monkeypatch, name, split, *triples):
     """Replace the registered sources of (name, split) by (relpath, path-or-None, url) triples."""
     entries = tuple(
-        sources._Source(rel, (cache.file_digest(p),) if p is not None else (), url) for rel, p, url in triples
+        sources.Source(rel, (cache.file_digest(p),) if p is not None else (), url) for rel, p, url in triples
     )
     monkeypatch.setitem(sources._SOURCES, (name, split), entries)
 
@@ -257,7 +257,7 @@ def test_checksum_mismatch_names_the_file(mnist_dir, monkeypatch):
     monkeypatch.setitem(
         sources._SOURCES,
         ("mnist", "train"),
-        (sources._Source("mnist/train-images-idx3-ubyte.gz", ("sha256:" + "0" * 64,)),),
+        (sources.Source("mnist/train-images-idx3-ubyte.gz", ("sha256:" + "0" * 64,)),),
     )
     with pytest.raises(ValueError, match="corrupt or incomplete") as info:
         data.load_dataset("mnist", data_dir=root)
@@ -437,9 +437,9 @@ def test_celeba_folder_equals_zip(celeba_zip, tmp_path, monkeypatch):
     b, _ = data.load_dataset("celeba", data_dir=tmp_path / "user", resolution=10)
     assert np.array_equal(a, b)
     # the folder has no published checksum: its cache key is the content of the selected images
-    d1 = readers._raw("celeba", None, 4, tmp_path / "user").digest
+    d1 = readers.raw_split("celeba", None, 4, tmp_path / "user").digest
     (folder / "000002.jpg").write_bytes(jpeg_bytes(smooth_faces(1, seed=9)[0]))
-    assert readers._raw("celeba", None, 4, tmp_path / "user").digest != d1
+    assert readers.raw_split("celeba", None, 4, tmp_path / "user").digest != d1
 
 
 def test_celeba_subset_has_no_test_partition(tmp_path, monkeypatch):
@@ -496,7 +496,7 @@ def test_official_celeba_layout_gives_the_subset_faces(tmp_path, monkeypatch):
     """The official 178 x 218 zip, read as it comes, gives the subset's 89 x 109 faces."""
     root, official, subset, faces = _official_and_subset(tmp_path, 12)
     register(monkeypatch, "celeba", "train", ("celeba/img_align_celeba.zip", official, None))
-    raw = readers._raw("celeba", None, None, root)
+    raw = readers.raw_split("celeba", None, None, root)
     assert raw.read().shape == (12, 109, 89, 3)  # reduced as decoded
     X_off, shape = data.load_dataset("celeba", data_dir=root)  # the book's defaults: 80 x 80 grey
     register(monkeypatch, "celeba", "train", ("celeba/subset.zip", subset, None))
@@ -522,7 +522,7 @@ def test_celeba_default_is_the_first_10000_faces(tmp_path, monkeypatch):
     root, official, _, _ = _official_and_subset(tmp_path, 6)
     register(monkeypatch, "celeba", "train", ("celeba/img_align_celeba.zip", official, None))
     monkeypatch.setattr(readers, "CELEBA_DEFAULT_N", 4)
-    raw = readers._raw("celeba", None, None, root)
+    raw = readers.raw_split("celeba", None, None, root)
     assert raw.n == 4 and [k for k, _ in raw.members] == [1, 2, 3, 4]
     assert data.load_dataset("celeba", data_dir=root)[0].shape[0] == 4
     assert data.load_dataset("celeba", data_dir=root, n=6)[0].shape[0] == 6
@@ -639,11 +639,27 @@ def test_a_failed_download_says_so_and_how_to_get_the_data(monkeypatch, tmp_path
 
 def test_status_command_lists_each_data_set(mnist_dir, monkeypatch, capsys):
     monkeypatch.setenv("LINDIFF_DATA_DIR", str(mnist_dir[0]))
-    assert cli.main(["status"]) == 0
+    assert cli.main(["status"]) == 1  # Fashion-MNIST and CIFAR-10 are missing
     out = capsys.readouterr().out.splitlines()
     assert out[0] == "mnist: present"
     assert [line.split(":")[0] for line in out] == list(data.DATASETS)
     assert all(line.split(": ")[1].startswith("missing") for line in out[1:])
+
+
+@pytest.mark.parametrize(
+    "here, status",
+    [
+        ((), 1),  # before: every data set missing, exit status 0
+        (("mnist", "fashion-mnist"), 1),
+        (("mnist", "fashion-mnist", "cifar10"), 0),  # CelebA, optional and never downloaded, is not required
+        (tuple(data.DATASETS), 0),
+    ],
+)
+def test_status_command_fails_when_a_downloadable_data_set_is_missing(here, status, monkeypatch, capsys):
+    monkeypatch.setattr(cli, "missing", lambda name, download: None if name in here else f"{name} not found")
+    assert cli.main(["status"]) == status
+    err = capsys.readouterr().err
+    assert ("python -m lindiff.data fetch" in err) == (status == 1)
 
 
 # ------------------------------------------------------------------------------- cached spectra
@@ -721,7 +737,7 @@ def test_dataset_participation_ratio_variants(mnist_dir):
 def test_real_idx_reader_reproduces_the_published_md5(name, split, md5, monkeypatch):
     """Header + every image byte the reader returns hash to the md5 published for the raw file."""
     monkeypatch.setenv("LINDIFF_DATA_DIR", REAL_DIR)
-    images = readers._raw(name, split, None, None).read()
+    images = readers.raw_split(name, split, None, None).read()
     header = struct.pack(">IIII", 2051, *images.shape)
     assert hashlib.md5(header + images.tobytes()).hexdigest() == md5
 
@@ -746,9 +762,9 @@ def test_real_defaults_shapes_and_ranges(monkeypatch):
         X, got = data.load_dataset(name, n=5)
         assert got == shape and X.shape == (5, int(np.prod(shape))) and X.dtype == np.float64
         assert -1.0 <= X.min() < X.max() <= 1.0
-    raw = readers._raw("celeba", None, None, None)
+    raw = readers.raw_split("celeba", None, None, None)
     assert len(raw.members) == 10000 and raw.members[-1][0] == 10000
-    assert readers._raw("celeba", None, 1, None).read().shape == (1, 109, 89, 3)
+    assert readers.raw_split("celeba", None, 1, None).read().shape == (1, 109, 89, 3)
     with pytest.raises(ValueError, match="official train partition"):
         data.load_dataset("celeba", "test")
 

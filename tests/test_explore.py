@@ -77,11 +77,24 @@ def test_frame_slider_escapes_the_label():
     assert "<b>k</b>" not in html and "&lt;b&gt;k&lt;/b&gt;" in html
 
 
+def test_frame_slider_escapes_every_value_that_goes_into_its_script():
+    """Before: a value shown as ``</script><script>alert(1)</script>`` ended the slider's script and ran."""
+    hostile = "</script><script>alert(1)</script><!--&"
+    page = explore.frame_slider(_draw, [1.0, 2.0], "k", fmt="{}" + hostile).data
+    script = page[page.index("<script>") + len("<script>") : page.rindex("</script>")]
+    assert "<" not in script and ">" not in script and "&" not in script  # nothing the HTML parser reads
+    assert page.count("<script>") == 1 and page.count("</script>") == 1
+    shown = json.loads(re.search(r"var shown = (\[.*?\]);", page).group(1))
+    assert shown == ["1.0" + hostile, "2.0" + hostile]  # the JavaScript reads the values unchanged
+    assert "&lt;/script&gt;" in page  # and the visible text is escaped HTML
+
+
 @pytest.mark.parametrize(
     "kwargs, match",
     [
         (dict(draw=_draw, values=[], label="k"), "values is empty"),
         (dict(draw=_draw, values=[1, 2], label="k", default_index=2), r"default_index must be in 0\.\.1"),
+        (dict(draw=_draw, values=[1, 2], label="k", default_index=0.5), "default_index must be an integer"),
         (dict(draw=lambda k: None, values=[1], label="k"), "draw must return a matplotlib Figure"),
         (dict(draw=lambda k: plt.subplots()[0], values=[1], label="k"), "not pyplot"),
     ],

@@ -487,3 +487,8 @@ def test_whitened_kl_approximation_range_of_validity(d):
     assert np.isfinite(whitened_kl_approximation(d, d)) and np.isinf(expected_kl(d, d))
     with pytest.raises(ValueError, match="N"):
         whitened_kl_approximation(d, 1)
+
+
+def test_gaussian_kl_beyond_float64_is_inf_not_nan():
+    """A KL of about 1.5e320 nats (cov_q = 1e-320 Id) exceeds float64: inf, as documented, and never NaN."""
+    assert gaussian_kl(np.zeros(3), np.eye(3), np.zeros(3), 1e-320 * np.eye(3)) == np.inf

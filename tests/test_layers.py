@@ -73,3 +73,59 @@ def test_import_lindiff_data_loads_neither_torch_nor_matplotlib():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert json.loads(out.strip().splitlines()[-1]) == []
+
+
+# Private names still imported across modules by code another helper is rewriting (issue 21); the lead
+# empties this list after merging it (issue 24).
+_PRIVATE_IMPORTS_PENDING = {("networks.py", "lindiff.train._checked_device")}
+
+
+def _is_module(dotted: str) -> bool:
+    rel = Path(*dotted.split(".")[1:])
+    return (PACKAGE / rel).with_suffix(".py").is_file() or (PACKAGE / rel / "__init__.py").is_file()
+
+
+def _private_imports(path: Path) -> set[str]:
+    """lindiff names starting with one underscore that ``path`` imports from another module, or
+    reaches as ``module._name`` on a lindiff module it imported (private modules such as ``_checks``
+    are shared on purpose and count as public)."""
+    module = ["lindiff", *path.relative_to(PACKAGE).with_suffix("").parts]
+    package = [p for p in (module if module[-1] == "__init__" else module[:-1]) if p != "__init__"]
+    tree = ast.parse(path.read_text(), filename=str(path))
+    found, aliases = set(), {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            base = package[: len(package) - node.level + 1] if node.level else []
+            target = ".".join(base + ([node.module] if node.module else []))
+            if not (target == "lindiff" or target.startswith("lindiff.")):
+                continue
+            for alias in node.names:
+                full = f"{target}.{alias.name}"
+                if _is_module(full):
+                    aliases[alias.asname or alias.name] = full
+                elif alias.name.startswith("_") and not alias.name.startswith("__"):
+                    found.add(full)
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.startswith("lindiff"):
+                    aliases[alias.asname or alias.name] = alias.name
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in aliases:
+            if node.attr.startswith("_") and not node.attr.startswith("__"):
+                full = f"{aliases[node.value.id]}.{node.attr}"
+                if not _is_module(full):
+                    found.add(full)
+    return found
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_no_private_name_crosses_a_module_boundary(path):
+    """A name shared between modules is public (or lives where it is used): ``from .x import _y`` and
+    ``x._y`` are refused (issue 24)."""
+    rel = path.relative_to(PACKAGE).as_posix()
+    crossing = sorted(n for n in _private_imports(path) if (rel, n) not in _PRIVATE_IMPORTS_PENDING)
+    assert not crossing, f"{rel} uses private names of other modules: {crossing}"
+
+
+def test_the_private_import_check_is_not_vacuous(tmp_path):
+    assert "lindiff.train._checked_device" in _private_imports(PACKAGE / "networks.py")

@@ -350,3 +350,19 @@ def small_model():
 def test_methods_reject_bad_input(small_model, call, match):
     with pytest.raises(ValueError, match=match):
         call(small_model)
+
+
+def test_with_ridge_is_the_model_rebuilt_with_that_ridge():
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((5, 8))
+    sched = Schedule.linear(T=20)
+    base = LinearDiffusion.fit(X, sched)
+    for c in (0.0, 0.3, 2.0):
+        ridged = base.with_ridge(c)
+        rebuilt = LinearDiffusion.fit(X, sched, c=c)
+        assert ridged.c == c and base.c == 0.0  # the base model is left alone
+        assert ridged.eigenvectors is base.eigenvectors  # shared, no new decomposition
+        np.testing.assert_allclose(ridged.train_loss(), rebuilt.train_loss(), rtol=1e-12)
+        np.testing.assert_allclose(ridged.weights(7)[0], rebuilt.weights(7)[0], rtol=1e-12, atol=1e-14)
+    with pytest.raises(ValueError, match="c must be a finite number >= 0"):
+        base.with_ridge(-1.0)

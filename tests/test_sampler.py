@@ -124,36 +124,6 @@ def test_float32_chain_at_the_talks_scale():
         assert np.max(np.abs(z)) < 5 and abs(np.mean(z)) < 4 / np.sqrt(d) and 0.85 < np.std(z) < 1.15
 
 
-def test_float32_samples_do_not_depend_on_the_cpu_count(monkeypatch):
-    import lindiff.sampler as sampler
-
-    w, m = np.full((SHORT.T, 300), 0.5), 0.0
-    runs = []
-    for workers in (1, 3):
-        monkeypatch.setattr(sampler, "_worker_count", lambda workers=workers: workers)
-        runs.append(diagonal_sample(w, m, SHORT, 700, seed=2, progress_bar=False))  # 4 blocks of rows
-    np.testing.assert_array_equal(*runs)
-
-
-def test_box_muller_normals():
-    """The float32 normals of the fast chain: the normal law (Kolmogorov-Smirnov), independent pairs,
-    the scale, and the tails cut only beyond 5.65."""
-    from scipy import stats
-
-    from lindiff.sampler import _fill_normal32
-
-    bitgen = np.random.SFC64(0)
-    z = np.empty(2_000_000, dtype=np.float32)
-    _fill_normal32(bitgen, z, np.empty(1_000_000, dtype=np.float32), 1.0)
-    assert stats.kstest(z.astype(np.float64), "norm").pvalue > 1e-3
-    half = z.size // 2
-    assert abs(np.corrcoef(z[:half], z[half:])[0, 1]) < 5 / np.sqrt(half)  # the pair of one draw
-    assert abs(np.mean(z.astype(np.float64) ** 4) - 3) < 0.03  # kurtosis: 3 +- 0.01 (s.e.)
-    assert 5.0 < np.max(np.abs(z)) <= 5.66
-    _fill_normal32(bitgen, z, np.empty(1_000_000, dtype=np.float32), 0.01)
-    assert np.std(z.astype(np.float64)) == pytest.approx(0.01, rel=0.005)
-
-
 def test_diagonal_sample_rejects_other_dtypes():
     with pytest.raises(ValueError, match="dtype must be numpy.float32 or numpy.float64"):
         diagonal_sample(np.ones((SHORT.T, 2)), 0.0, SHORT, 3, dtype=np.float16)
@@ -395,3 +365,58 @@ def test_trajectories_reject_bad_input():
         forward_trajectories(np.zeros((2, 2)), None)
     with pytest.raises(ValueError, match="callable"):
         sampler_trajectories(3, PATHS, 2, 2)
+
+
+# ------------------------------------------------ no silent wrong value (issue 24)
+@pytest.mark.parametrize(
+    "lam, error, match",
+    [
+        ([-1.0], ValueError, "lam must be >= 0"),
+        ([np.nan], ValueError, "lam contains NaN"),
+        ([1.0 + 1j], TypeError, "lam must hold real numeric values"),
+        ([], ValueError, "lam is empty"),
+    ],
+)
+def test_optimal_sampler_laws_refuse_what_is_not_a_variance(lam, error, match):
+    """Before: optimal_sampler_variances([-1.0], S) returned 1.535, NaN and complex passed through, and
+    optimal_sampler_mean_factors([-1], S) returned -0.126."""
+    sched = Schedule.linear(T=50)
+    with pytest.raises(error, match=match):
+        optimal_sampler_variances(lam, sched)
+    with pytest.raises(error, match=match):
+        optimal_sampler_mean_factors(lam, sched)
+
+
+def test_optimal_sampler_laws_refuse_a_missing_schedule():
+    for f in (optimal_sampler_variances, optimal_sampler_mean_factors):
+        with pytest.raises(ValueError, match="schedule must be a lindiff.Schedule"):
+            f([1.0], None)
+
+
+def test_a_sample_beyond_float32_is_refused_not_returned_as_nan():
+    """Before: from_stats(mean=1e300 * ones, I).sample(3) returned NaN."""
+    sched = Schedule.linear(T=50)
+    model = LinearDiffusion.from_stats(1e300 * np.ones(3), np.eye(3), sched)
+    with pytest.raises(ValueError, match="overflowed.*dtype=numpy.float64"):
+        model.sample(3, seed=0, progress_bar=False)
+    x = model.sample(3, seed=0, progress_bar=False, dtype=np.float64)  # float64 holds it
+    np.testing.assert_allclose(x.mean(axis=0) / 1e300, model.sampling_distribution()[0] / 1e300, rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_diagonal_sample_with_unstable_gains_raises(dtype):
+    """Before: gains far above 1 returned inf."""
+    sched = Schedule.linear(T=200)
+    w = np.full((sched.T, 2), -1e4)
+    with pytest.raises(ValueError, match="overflowed to NaN or inf; the weights make the chain diverge"):
+        diagonal_sample(w, 0.0, sched, 4, seed=0, progress_bar=False, dtype=dtype)
+    with pytest.raises(ValueError, match="sampler's law overflowed"):
+        diagonal_sampler_law(w, 0.0, sched)
+
+
+def test_affine_sampler_law_overflow_raises():
+    """Before: affine_sampler_law(1e200 * I, ...) returned a NaN covariance."""
+    sched = Schedule.linear(T=20)
+    W = 1e200 * np.stack([np.eye(2)] * sched.T)
+    with pytest.raises(ValueError, match="sampler's law overflowed"):
+        affine_sampler_law(W, np.zeros((sched.T, 2)), sched)

@@ -234,3 +234,15 @@ def test_stop_kl_and_its_optimum(make_data):
 def test_bad_input(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+@pytest.mark.parametrize("output", ["state", "denoised"])
+def test_stopped_law_of_a_huge_variance_is_finite_and_continuous(output):
+    """Before: lam = 1e300 gave a NaN variance (v_t^2 overflowed); the variance is bounded in lam, and
+    from lam = 1e6 on it has reached its limit to round-off."""
+    sched = Schedule.linear(T=50)
+    stops = np.array([0, 1, 5, 49, 50])
+    _, var_huge = stopped_sampler_law([1e300], sched, stops, output=output)
+    _, var_big = stopped_sampler_law([1e12], sched, stops, output=output)
+    assert np.all(np.isfinite(var_huge))
+    np.testing.assert_allclose(var_huge, var_big, rtol=1e-9)

@@ -4,7 +4,7 @@ against a simulation of the estimator."""
 import numpy as np
 import pytest
 
-from lindiff import empirical_stats, rayleigh_median
+from lindiff import LinearDiffusion, Schedule, empirical_stats, rayleigh_median
 
 
 @pytest.mark.parametrize("N, d", [(2, 1), (2, 30), (7, 3), (50, 5)])
@@ -61,3 +61,13 @@ def test_rayleigh_median_against_simulated_medians(scale, n):
 def test_rayleigh_median_rejects_bad_input(scale, n, match):
     with pytest.raises(ValueError, match=match):
         rayleigh_median(scale, n)
+
+
+@pytest.mark.parametrize("scale", [1e200, 1e160])
+def test_statistics_that_overflow_blame_x(scale):
+    """Before: empirical_stats returned an inf covariance and LinearDiffusion.fit(X * 1e200) blamed ``cov``."""
+    X = np.random.default_rng(0).standard_normal((5, 3)) * scale
+    with pytest.raises(ValueError, match="X is too large for float64 statistics"):
+        empirical_stats(X)
+    with pytest.raises(ValueError, match="X is too large for float64 statistics"):
+        LinearDiffusion.fit(X, Schedule.linear(T=10))

@@ -24,7 +24,7 @@ import threading
 import traceback
 from concurrent.futures import ThreadPoolExecutor
 
-from .._checks import require_module
+from .._checks import check_positive_int, require_module
 from ..progress import quiet
 
 widgets = require_module("ipywidgets", "chapters", "lindiff.book.explore")
@@ -169,6 +169,14 @@ def interactive(draw, *, dpi: int = 100, **controls) -> Explorer:
     return Explorer(draw, built, dpi)
 
 
+def _script_json(value) -> str:
+    """``value`` as a JavaScript literal safe inside an HTML ``<script>`` element: JSON with ``<``,
+    ``>`` and ``&`` (and the line separators JavaScript reads as line ends) written as escapes, so a
+    value holding ``</script>`` or ``<!--`` cannot end the script or open a comment."""
+    text = json.dumps(value)  # ensure_ascii: U+2028 and U+2029 are escaped already
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
 def frame_slider(draw, values, label: str, *, default_index: int = 0, fmt: str = "{}", dpi: int = 72):
     """A kernel-free explorer: one pre-rendered frame per value and a JavaScript range slider.
 
@@ -199,6 +207,7 @@ def frame_slider(draw, values, label: str, *, default_index: int = 0, fmt: str =
     values = list(values)
     if not values:
         raise ValueError("values is empty; pass at least one parameter value")
+    default_index = check_positive_int(default_index, "default_index", minimum=0)
     if not 0 <= default_index < len(values):
         raise ValueError(f"default_index must be in 0..{len(values) - 1}, got {default_index}")
     frames = [
@@ -216,8 +225,8 @@ step="1" value="{default_index}" aria-label="{name}" style="width: 60%"></label>
 <script>
 (function() {{
   var root = document.getElementById("{uid}");
-  var frames = {json.dumps(frames)};
-  var shown = {json.dumps(shown)};
+  var frames = {_script_json(frames)};
+  var shown = {_script_json(shown)};
   var range = root.querySelector(".ld-range");
   range.addEventListener("input", function() {{
     root.querySelector(".ld-frame").src = frames[this.value];

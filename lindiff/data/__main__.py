@@ -10,7 +10,11 @@ from .sources import DATASETS, fetch, missing
 
 def main(argv=None) -> int:
     """``python -m lindiff.data fetch [NAME ...]``: download MNIST, Fashion-MNIST and CIFAR-10 (or
-    the named ones) ahead of time; ``python -m lindiff.data status``: which data sets are here."""
+    the named ones) ahead of time; ``python -m lindiff.data status``: which data sets are here.
+
+    Exit status 0 on success; 1 if a fetch failed, or if ``status`` finds one of the data sets that
+    ``fetch`` downloads missing (CelebA, which cannot be downloaded and which the book can do
+    without, is reported but does not change the status)."""
     parser = argparse.ArgumentParser(prog="python -m lindiff.data", description=main.__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     get = sub.add_parser("fetch", help="download data sets into the download folder")
@@ -20,14 +24,24 @@ def main(argv=None) -> int:
         metavar="NAME",
         help="mnist, fashion-mnist, cifar10 (default: all three; CelebA cannot be downloaded)",
     )
-    sub.add_parser("status", help="say for each data set whether it is here, without downloading")
+    sub.add_parser(
+        "status",
+        help="say for each data set whether it is here, without downloading; exit status 1 if MNIST, "
+        "Fashion-MNIST or CIFAR-10 is missing",
+    )
     args = parser.parse_args(argv)
+    downloadable = [n for n in DATASETS if n != "celeba"]
     if args.command == "status":
+        absent = []
         for name in DATASETS:
             why = missing(name, download=False)
             print(f"{name}: {'present' if why is None else 'missing. ' + why}")
-        return 0
-    for name in args.names or [n for n in DATASETS if n != "celeba"]:
+            if why is not None and name in downloadable:
+                absent.append(name)
+        if absent:
+            print(f"missing: {', '.join(absent)} (get them with `python -m lindiff.data fetch`)", file=sys.stderr)
+        return 1 if absent else 0
+    for name in args.names or downloadable:
         try:
             paths = fetch(name)
         except Exception as exc:  # unknown name, CelebA, offline: one line, not a traceback

@@ -2,9 +2,13 @@
 
 Expensive results (a covariance eigendecomposition at d = 6400 takes about a minute) are stored
 under the cache folder, by default ``~/.cache/lindiff``, overridden by the environment variable
-``LINDIFF_CACHE_DIR``. An entry is an ``.npz`` file named by the SHA-256 of its key; the key is a
-JSON-able dict that must say everything the result depends on (data checksums, preprocessing,
-parameters and the source code that computed it). The rules:
+``LINDIFF_CACHE_DIR``. An entry is an ``.npz`` file named by the SHA-256 of its key. The key is
+the caller's JSON-able dict, which must name the data actually used (the checksum of the files read,
+or :func:`arrays_digest` of the arrays passed in, not the recipe that made them) and the parameters,
+and to which :func:`cached_arrays` always adds :func:`package_digest`, one digest of the source of
+the whole package (every ``.py`` file under ``lindiff/`` outside ``lindiff/book``, which only
+draws): a change to any function a result may pass through misses, with no hand-kept list of
+modules to go stale. The rules:
 
 - **survives nothing but a match**: on read, the key stored inside the entry must equal the key
   asked for, and the SHA-256 of the stored arrays must equal the digest stored beside them;
@@ -70,8 +74,28 @@ def file_digest(path, algorithm: str = "sha256") -> str:
     return _FILE_DIGESTS[memo_key]
 
 
+def package_digest() -> str:
+    """SHA-256 of the source of the package: every ``.py`` file under ``lindiff/`` outside
+    ``lindiff/book``, with its path relative to ``lindiff/``, in path order.
+
+    :func:`cached_arrays` puts it in every key, so an edit anywhere in the mathematics or the data
+    layer misses every entry (``lindiff/book`` only draws and renders, and never feeds a cached
+    result).
+    """
+    root = Path(__file__).resolve().parent.parent  # the lindiff package folder
+    h = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        rel = path.relative_to(root).as_posix()
+        if rel.startswith("book/") or "__pycache__" in rel:
+            continue
+        h.update(f"{rel}|{path.stat().st_size}|".encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
 def source_digest(*modules) -> str:
-    """SHA-256 of the source files of ``modules``: put it in a key so that a code change misses."""
+    """SHA-256 of the source files of ``modules`` (for code outside the package, e.g. a script's own
+    module; the package itself is in every key already, see :func:`package_digest`)."""
     h = hashlib.sha256()
     for module in modules:
         h.update(Path(module.__file__).read_bytes())
@@ -89,14 +113,20 @@ def arrays_digest(arrays: dict) -> str:
 
 
 def _canonical(key: dict) -> str:
+    if not isinstance(key, dict):
+        raise ValueError(f"a cache key must be a dict, got {type(key).__name__}")
+    if "format" in key or "package" in key:
+        raise ValueError("'format' and 'package' are the cache's own key fields; name yours otherwise")
     try:
-        return json.dumps({"format": _FORMAT, **key}, sort_keys=True, separators=(",", ":"))
+        full = {**key, "format": _FORMAT, "package": package_digest()}
+        return json.dumps(full, sort_keys=True, separators=(",", ":"))
     except TypeError as exc:
         raise ValueError(f"a cache key must be JSON-serialisable (str, int, float, bool, None, lists): {exc}") from None
 
 
 def entry_path(kind: str, key: dict) -> Path:
-    """Where the entry for ``key`` lives: ``cache_dir()/kind/<sha256 of the key>.npz``."""
+    """Where the entry for ``key`` lives: ``cache_dir()/kind/<sha256 of the key>.npz`` (the key with
+    the package's digest added, :func:`package_digest`)."""
     if not kind or not kind.replace("-", "").replace("_", "").isalnum():
         raise ValueError(f"kind must be a plain name such as 'spectrum', got {kind!r}")
     name = hashlib.sha256(_canonical(key).encode()).hexdigest()[:40]
@@ -177,7 +207,9 @@ def cached_arrays(kind: str, key: dict, compute) -> dict:
     kind : str
         Sub-folder of the cache, e.g. ``"spectrum"``.
     key : dict
-        JSON-able description of everything the result depends on.
+        JSON-able description of the data actually used (file checksums, :func:`arrays_digest` of
+        input arrays) and the parameters; the package's source (:func:`package_digest`) is added
+        here, so the key need not name any code of ``lindiff``.
     compute : callable
         ``compute() -> dict[str, array_like]``, called on a miss; its result is stored.
 
@@ -208,9 +240,18 @@ def cached_arrays(kind: str, key: dict, compute) -> dict:
 
 
 def _computed(compute) -> dict:
-    arrays = {name: np.asarray(value) for name, value in compute().items()}
-    if any(name.startswith("__") for name in arrays):
-        raise ValueError("array names starting with '__' are reserved for the cache's own fields")
+    result = compute()
+    if not isinstance(result, dict):
+        raise ValueError(f"compute() must return a dict of arrays, got {type(result).__name__}")
+    arrays = {name: np.asarray(value) for name, value in result.items()}
+    if any(not isinstance(name, str) or name.startswith("__") for name in arrays):
+        raise ValueError("array names must be strings not starting with '__' (reserved for the cache's own fields)")
+    for name, a in arrays.items():
+        if a.dtype.kind not in "biufc":
+            raise ValueError(
+                f"compute() returned {name!r} of dtype {a.dtype}; the cache stores numeric arrays only "
+                "(an object or string array cannot be checked on reading: convert it to numbers)"
+            )
     return arrays
 
 

@@ -2,35 +2,31 @@
 
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 
-from .. import _checks
-from .. import stats as _stats
 from .._checks import psd_eigh
 from ..stats import empirical_stats
-from . import cache, preprocessing, readers, sources
-from .preprocessing import _load, _settings
-from .readers import _Raw, _raw
+from . import cache
+from .preprocessing import load_raw, preprocessing_settings
+from .readers import RawSplit, raw_split
 
 
 def _covariance_inputs(name, split, n, resolution, crop, colour, scale, data_dir):
     """The raw files and preprocessing settings of a covariance computation (n >= 2 images)."""
     if n is not None and n < 2:
         raise ValueError(f"a covariance needs at least n = 2 images, got n = {n}")
-    return _raw(name, split, n, data_dir), _settings(name, resolution, crop, colour, scale)
+    return raw_split(name, split, n, data_dir), preprocessing_settings(name, resolution, crop, colour, scale)
 
 
-def _key(raw: _Raw, settings: dict, **extra) -> dict:
-    """Cache key: data checksum, split, n, preprocessing and the source of the modules computing it."""
+def _key(raw: RawSplit, settings: dict, **extra) -> dict:
+    """Cache key: the checksum of the files read, split, n and preprocessing (the package's source is
+    added by :func:`~lindiff.data.cache.cached_arrays`)."""
     return {
         "data": raw.digest,
         "name": raw.name,
         "split": raw.split,
         "n": raw.n,
         **settings,
-        "code": cache.source_digest(cache, _checks, _stats, sources, readers, preprocessing, sys.modules[__name__]),
         **extra,
     }
 
@@ -51,7 +47,7 @@ def dataset_spectrum(
     Sigma_0 = (1/N) sum_i (x_i - mu_0)(x_i - mu_0)^T (ddof = 0, the book's convention), with the
     arguments of :func:`load_dataset`. The result is stored in the cache (:mod:`lindiff.data.cache`)
     under a key made of the data files' checksum, the split, n, every preprocessing setting and the
-    code that computed it; any other call recomputes.
+    source of the package (:func:`lindiff.data.cache.package_digest`); any other call recomputes.
 
     Returns
     -------
@@ -70,7 +66,7 @@ def dataset_spectrum(
     raw, settings = _covariance_inputs(name, split, n, resolution, crop, colour, scale, data_dir)
 
     def compute():
-        X, _ = _load(raw, settings)
+        X, _ = load_raw(raw, settings)
         mean, cov = empirical_stats(X, ddof=0)
         del X
         evals, evecs = psd_eigh(cov, f"covariance of {name}")
@@ -106,7 +102,7 @@ def dataset_participation_ratio(
     raw, settings = _covariance_inputs(name, split, n, resolution, crop, colour, scale, data_dir)
 
     def compute():
-        X, _ = _load(raw, settings)
+        X, _ = load_raw(raw, settings)
         if centre:
             X -= X.mean(axis=0)
         if standardise:

@@ -7,22 +7,13 @@ the first N images of a data set (:func:`~lindiff.data.learning_curve`).
 
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 
-from .. import _checks
-from .. import kl as _kl
-from .. import linear as _linear
-from .. import losses as _losses
-from .. import spectra as _spectra
-from .. import stats as _stats
-from .._checks import check_nonnegative, check_positive_int
+from .._checks import check_nonnegative, check_positive_int, check_schedule, check_spectrum
 from ..kl import gaussian_kl, naive_measure
 from ..linear import LinearDiffusion
 from ..progress import progress
 from ..schedule import Schedule
-from ..spectra import _eigenvalues
 from ..stats import empirical_stats
 from . import cache
 from .covariance import dataset_spectrum
@@ -44,7 +35,7 @@ def gaussian_surrogate(eigenvalues, Ns, schedule: Schedule, cs=(0.0,), reps: int
       (:func:`lindiff.naive_measure`), independent of c.
 
     Results are cached on disk (:func:`lindiff.data.cache.cached_arrays`), keyed by the spectrum, the
-    schedule and every argument.
+    schedule and every argument (and the package's source, :func:`lindiff.data.cache.package_digest`).
 
     Returns
     -------
@@ -55,13 +46,12 @@ def gaussian_surrogate(eigenvalues, Ns, schedule: Schedule, cs=(0.0,), reps: int
 
     Defined in :doc:`chapter 5 </book/05_real_images>`.
     """
-    lam = _eigenvalues(eigenvalues)
+    lam = check_spectrum(eigenvalues)
     Ns = [check_positive_int(N, "N", minimum=2) for N in Ns]
     cs = [check_nonnegative(c, "c") for c in cs]
     reps = check_positive_int(reps, "reps")
     seed = check_positive_int(seed, "seed", minimum=0)
-    if not isinstance(schedule, Schedule):
-        raise ValueError("schedule must be a lindiff.Schedule")
+    check_schedule(schedule)
     support = lam > 0
     Sigma = np.diag(lam)
     Sigma_s = np.diag(lam[support])
@@ -84,7 +74,7 @@ def gaussian_surrogate(eigenvalues, Ns, schedule: Schedule, cs=(0.0,), reps: int
                 base = LinearDiffusion.from_stats(mu0, S0, schedule)
                 S0_s = S0[np.ix_(support, support)]
                 for i, c in enumerate(cs):
-                    model = LinearDiffusion(base.mean, base.eigenvalues, base.eigenvectors, schedule, c)
+                    model = base.with_ridge(c)
                     out["train_loss"][i, j, r] = model.train_loss()
                     out["test_loss"][i, j, r] = model.test_loss(zero, Sigma)
                     out["kl"][i, j, r] = gaussian_kl(
@@ -99,7 +89,6 @@ def gaussian_surrogate(eigenvalues, Ns, schedule: Schedule, cs=(0.0,), reps: int
         "cs": cs,
         "reps": reps,
         "seed": seed,
-        "code": cache.source_digest(sys.modules[__name__], _linear, _losses, _kl, _spectra, _stats, _checks),
     }
     out = cache.cached_arrays("surrogate", key, compute)
     out.update(Ns=np.array(Ns), cs=np.array(cs))
@@ -127,9 +116,9 @@ def learning_curve(name: str, Ns, true_mean, true_cov, schedule: Schedule, cs=(0
     cs = [check_nonnegative(c, "c") for c in cs]
     out = {"train_loss": np.empty((len(cs), len(Ns))), "test_loss": np.empty((len(cs), len(Ns)))}
     for j, N in enumerate(progress(Ns, desc=f"learning curve {name}")):
-        mean, evals, evecs = dataset_spectrum(name, n=N, **preprocessing)
+        base = LinearDiffusion(*dataset_spectrum(name, n=N, **preprocessing), schedule)
         for i, c in enumerate(cs):
-            model = LinearDiffusion(mean, evals, evecs, schedule, c)
+            model = base.with_ridge(c)
             out["train_loss"][i, j] = model.train_loss()
             out["test_loss"][i, j] = model.test_loss(true_mean, true_cov)
     return out

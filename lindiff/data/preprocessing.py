@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 
 from .._checks import check_positive_int
-from .readers import _Raw, _raw
-from .sources import _DEFAULTS
+from .readers import RawSplit, raw_split
+from .sources import DEFAULTS
 
 SCALES = ("pm1", "unit")
 LUMA = np.array([0.299, 0.587, 0.114])  # ITU-R 601, as PIL's convert("L")
@@ -143,9 +143,9 @@ def preprocess(images, *, crop="none", resolution=None, colour=False, scale="pm1
     return X, shape
 
 
-def _settings(name, resolution, crop, colour, scale) -> dict:
+def preprocessing_settings(name, resolution, crop, colour, scale) -> dict:
     """The preprocessing arguments with the data set's defaults filled in (JSON-able, for keys)."""
-    _, has_colour, default_res, default_crop = _DEFAULTS[name]
+    _, has_colour, default_res, default_crop = DEFAULTS[name]
     if colour and not has_colour:
         raise ValueError(f"{name} is grey; colour=True is only for cifar10 and celeba")
     crop = default_crop if crop is None else crop
@@ -159,7 +159,7 @@ def _settings(name, resolution, crop, colour, scale) -> dict:
     return {"crop": crop, "resolution": resolution, "colour": bool(colour), "scale": _check_scale(scale)}
 
 
-def _load(raw: _Raw, settings: dict):
+def load_raw(raw: RawSplit, settings: dict):
     """Read and preprocess a located split."""
     crop = tuple(settings["crop"]) if isinstance(settings["crop"], list) else settings["crop"]
     resolution = settings["resolution"] and tuple(settings["resolution"])
@@ -223,5 +223,5 @@ def load_dataset(
 
     Defined in :doc:`chapter 5 </book/05_real_images>`.
     """
-    raw = _raw(name, split, n, data_dir)
-    return _load(raw, _settings(name, resolution, crop, colour, scale))
+    raw = raw_split(name, split, n, data_dir)
+    return load_raw(raw, preprocessing_settings(name, resolution, crop, colour, scale))

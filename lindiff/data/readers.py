@@ -1,7 +1,7 @@
 """File readers: IDX (MNIST, Fashion-MNIST), CIFAR-10 (npz or the official tar), CelebA (zip or folder of JPEGs).
 
-Each reader returns uint8 images, (n, H, W) or (n, H, W, 3); ``_raw`` locates and checks the
-files of a split (:mod:`lindiff.data.sources`) and returns a ``_Raw`` that reads them.
+Each reader returns uint8 images, (n, H, W) or (n, H, W, 3); ``raw_split`` locates and checks the
+files of a split (:mod:`lindiff.data.sources`) and returns a ``RawSplit`` that reads them.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import numpy as np
 
 from .._checks import check_positive_int
 from ..progress import progress
-from .sources import CELEBA_PARTITIONS, _check_name_split, _locate, _Source
+from .sources import CELEBA_PARTITIONS, Source, check_name_split, locate
 
 # The official aligned faces are 178 x 218; as they are decoded they are reduced 2x by box averaging
 # to the 89 x 109 of the subset in shared/data, and a split's default is its first 10,000 faces
@@ -98,7 +98,7 @@ def _read_cifar(path: Path) -> np.ndarray:
     return _class_interleaved(x, y, names)
 
 
-def _celeba_members(source: _Source, path: Path, split: str):
+def _celeba_members(source: Source, path: Path, split: str):
     """Sorted (number, member name) of the JPEGs of a CelebA source inside the split's range.
 
     The numbers must run without a gap from the first of the partition: a missing image (a JPEG
@@ -130,7 +130,7 @@ def _celeba_members(source: _Source, path: Path, split: str):
     return members
 
 
-def _celeba_bytes(source: _Source, path: Path, members):
+def _celeba_bytes(source: Source, path: Path, members):
     """Iterator over the raw JPEG bytes of ``members``."""
     if path.is_dir():
         for _, m in members:
@@ -147,7 +147,7 @@ def _celeba_bytes(source: _Source, path: Path, members):
                 yield raw
 
 
-def _folder_digest(source: _Source, path: Path, members) -> str:
+def _folder_digest(source: Source, path: Path, members) -> str:
     """For a user's folder (no published checksum): SHA-256 of the selected files' names and bytes."""
     h = hashlib.sha256()
     for (_, m), raw in zip(members, _celeba_bytes(source, path, members)):
@@ -156,7 +156,7 @@ def _folder_digest(source: _Source, path: Path, members) -> str:
     return f"sha256:{h.hexdigest()}"
 
 
-def _read_celeba(source: _Source, path: Path, members) -> np.ndarray:
+def _read_celeba(source: Source, path: Path, members) -> np.ndarray:
     """Decode the JPEGs of ``members`` to uint8 (n, H, W, 3); all must have the same size.
 
     Official 178 x 218 faces are reduced 2x as they are decoded (PIL's ``Image.reduce(2)``: the mean
@@ -203,7 +203,7 @@ def _decoded_celeba(raw) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class _Raw:
+class RawSplit:
     """A located, checked split: enough to key a cache entry and to read the uint8 images.
 
     ``n`` is the number of images asked for (None: all of the split); ``digest`` the checksum of
@@ -213,7 +213,7 @@ class _Raw:
     name: str
     split: str
     n: int | None
-    source: _Source
+    source: Source
     path: Path
     digest: str
     members: tuple = ()
@@ -229,14 +229,14 @@ class _Raw:
         return images[: self.n]
 
 
-def _raw(name, split, n, data_dir) -> _Raw:
+def raw_split(name, split, n, data_dir) -> RawSplit:
     """Locate and check the files of a split (n: the first n images; None: all)."""
-    split = _check_name_split(name, split)
+    split = check_name_split(name, split)
     if n is not None:
         n = check_positive_int(n, "n")
-    source, path, digest = _locate(name, split, data_dir)
+    source, path, digest = locate(name, split, data_dir)
     if name != "celeba":
-        return _Raw(name, split, n, source, path, digest)
+        return RawSplit(name, split, n, source, path, digest)
     members = _celeba_members(source, path, split)
     if n is None:  # never decode a whole 162,770-face split by default
         n = min(CELEBA_DEFAULT_N, len(members))
@@ -245,4 +245,4 @@ def _raw(name, split, n, data_dir) -> _Raw:
     members = tuple(members[:n])
     if digest is None:
         digest = _folder_digest(source, path, members)
-    return _Raw(name, split, n, source, path, digest, members)
+    return RawSplit(name, split, n, source, path, digest, members)

@@ -28,7 +28,7 @@ _CELEBA_HELP = (
 
 
 @dataclass(frozen=True)
-class _Source:
+class Source:
     """One file (or folder) a data set split can be read from, relative to the data folder.
 
     ``digests`` lists the accepted checksums (``"sha256:<hex>"`` or ``"md5:<hex>"``); empty for a
@@ -42,7 +42,7 @@ class _Source:
 
 
 def _idx(folder, name, shared, official, base):
-    return (_Source(f"{folder}/{name}", (f"sha256:{shared}", f"sha256:{official}"), base + name),)
+    return (Source(f"{folder}/{name}", (f"sha256:{shared}", f"sha256:{official}"), base + name),)
 
 
 _MNIST_URL = "https://ossci-datasets.s3.amazonaws.com/mnist/"  # the PyTorch mirror of LeCun's files
@@ -81,10 +81,10 @@ _SOURCES = {
         _FASHION_URL,
     ),
     ("cifar10", "test"): (
-        _Source(
+        Source(
             "cifar10/cifar10_test.npz", ("sha256:188ce03d5c81c4c31f14f44cd426c5bc28d19b26b5a143cf4e227ec0b878535a",)
         ),
-        _Source(
+        Source(
             "cifar10/cifar-10-python.tar.gz",
             ("sha256:6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce",),
             "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
@@ -92,19 +92,19 @@ _SOURCES = {
     ),
 }
 _CELEBA_SOURCES = (
-    _Source(
+    Source(
         "celeba/celeba_align_89x109_000001-010000.zip",
         ("sha256:b2e4bcd0714a5b1f545817414a8ed39797249a91cacfc891a6504318d3fc328c",),
     ),
-    _Source("celeba/img_align_celeba.zip", ("md5:00d2c5bc6d35e252742224ab0c1e8fcb",)),
-    _Source("celeba/img_align_celeba"),
+    Source("celeba/img_align_celeba.zip", ("md5:00d2c5bc6d35e252742224ab0c1e8fcb",)),
+    Source("celeba/img_align_celeba"),
 )
 for _split in CELEBA_PARTITIONS:
     _SOURCES[("celeba", _split)] = _CELEBA_SOURCES
 
 # Per data set: default split, whether it has colour, default output resolution (None: the stored
 # size) and default crop.
-_DEFAULTS = {
+DEFAULTS = {
     "mnist": ("train", False, None, "none"),
     "fashion-mnist": ("train", False, None, "none"),
     "cifar10": ("test", True, None, "none"),
@@ -133,10 +133,11 @@ def _search_dirs(data_dir) -> list[Path]:
     return dirs
 
 
-def _check_name_split(name, split) -> str:
-    if name not in _DEFAULTS:
+def check_name_split(name, split) -> str:
+    """The split asked for, or the data set's default one; raises for an unknown data set or split."""
+    if name not in DEFAULTS:
         raise ValueError(f"unknown data set {name!r}; choose one of {', '.join(DATASETS)}")
-    split = _DEFAULTS[name][0] if split is None else split
+    split = DEFAULTS[name][0] if split is None else split
     if (name, split) not in _SOURCES:
         have = sorted(s for (n, s) in _SOURCES if n == name)
         extra = " (only the CIFAR-10 test set is provided: pass split='test')" if name == "cifar10" else ""
@@ -144,7 +145,7 @@ def _check_name_split(name, split) -> str:
     return split
 
 
-def _verify(path: Path, source: _Source) -> str:
+def _verify(path: Path, source: Source) -> str:
     """Check ``path`` against the source's accepted checksums; return its digest string."""
     found = []
     for algorithm in dict.fromkeys(d.split(":")[0] for d in source.digests):
@@ -179,7 +180,7 @@ def _find(name: str, split: str, dirs):
     return None
 
 
-def _locate(name: str, split: str, data_dir, download: bool = True):
+def locate(name: str, split: str, data_dir, download: bool = True):
     """(source, path, digest) of the first available source of a split, checked.
 
     A split found in no folder is downloaded first (:func:`fetch`) when it may be, ``download`` is
@@ -220,11 +221,11 @@ def missing(name: str, data_dir=None, download: bool = True) -> str | None:
     Looks in the data folders and, if ``download`` and where allowed, downloads it first. The line
     says which data set, where it was looked for and how to get it, e.g. for a notice on a page.
     """
-    _check_name_split(name, None)
+    check_name_split(name, None)
     splits = ["train"] if name == "celeba" else sorted(s for (n, s) in _SOURCES if n == name)
     try:
         for split in splits:
-            _locate(name, split, data_dir, download)
+            locate(name, split, data_dir, download)
     except ValueError as exc:  # a file that fails its checksum
         return f"{name}: {exc}"
     except FileNotFoundError as exc:
@@ -263,7 +264,7 @@ def fetch(name: str, path=None) -> list[Path]:
     """
     import pooch
 
-    if name not in _DEFAULTS:
+    if name not in DEFAULTS:
         raise ValueError(f"unknown data set {name!r}; choose one of {', '.join(DATASETS)}")
     if name == "celeba":
         raise ValueError(_CELEBA_HELP.format(dir=_search_dirs(None)[0]))
