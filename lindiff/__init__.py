@@ -38,6 +38,7 @@ from .sampler import (
     forward_trajectories,
     optimal_sampler_mean_factors,
     optimal_sampler_variances,
+    paired_sampler_difference_law,
     sampler_trajectories,
 )
 from .schedule import Schedule
@@ -67,6 +68,7 @@ __all__ = [
     "optimal_ridge_sampler",
     "optimal_sampler_mean_factors",
     "optimal_sampler_variances",
+    "paired_sampler_difference_law",
     "participation_ratio",
     "power_law_spectrum",
     "random_rotation",

@@ -130,6 +130,9 @@ def coverage(samples: np.ndarray, X: np.ndarray, k: int = 1):
     two : ndarray, shape (n, 2)
         Distances to the nearest and second-nearest distinct training rows.
     sparsity : ndarray, shape (n,)
+
+
+    Defined in :doc:`chapter 8 </book/08_trained_networks>` (the section on local coverage).
     """
     from .memorisation import distances_to_training_set, nearest_training_point, two_nearest_distances
 
@@ -362,3 +365,92 @@ def main(argv=None) -> None:
 
 if __name__ == "__main__":
     main(sys.argv[1:])
+
+
+# ------------------------------------------------------------------ reading the results (chapter 8)
+
+
+def settings_key(row) -> tuple:
+    """(d, steps, width) of a row: the setting whose N* is measured."""
+    return (row["d"], row["steps"], row["width"])
+
+
+def transition_sizes(rows, ratio: float = 1 / 3, level: float = 0.5) -> dict:
+    """N* per setting and seed: where the memorised fraction (ratio test ``ratio``) falls through ``level``.
+
+    Returns ``{(d, steps, width): {"seeds": [...], "nstar": [...], "below": [...], "above": [...]}}`` with
+    N* interpolated in log N (:func:`lindiff.memorisation.transition_size`, over the sizes N <= 128 common
+    to all d); ``below`` marks seeds whose fraction is under ``level`` at every N (N* below the range),
+    ``above`` seeds over it at every N (N* above the range); both give N* = NaN.
+
+    Defined in :doc:`chapter 8 </book/08_trained_networks>`, equation :eq:`eq-transition-size`.
+    """
+    from .memorisation import transition_size
+
+    column = f"mem_{ratio:.3f}"
+    groups = {}
+    for r in rows:
+        groups.setdefault(settings_key(r), {}).setdefault(r["seed"], []).append((r["N"], r[column]))
+    out = {}
+    for key, seeds in sorted(groups.items()):
+        entry = dict(seeds=[], nstar=[], below=[], above=[])
+        for seed, pairs in sorted(seeds.items()):
+            pairs = sorted(p for p in pairs if p[0] <= max(GRIDS["default"]["Ns"]))
+            if len(pairs) < 2:
+                continue
+            Ns, f = np.array(pairs, dtype=float).T
+            entry["seeds"].append(seed)
+            entry["nstar"].append(transition_size(Ns, f, level))
+            entry["below"].append(bool(np.all(f < level)))
+            entry["above"].append(bool(np.all(f >= level)))
+        out[key] = entry
+    return out
+
+
+def fit_transition(nstar: dict, params: dict, n_boot: int = 2000, seed: int = 0) -> dict:
+    """Least-squares fit log N* = a + alpha log d + beta log steps + gamma log P over the settings.
+
+    Each setting (d, steps, width) with N* measured for at least two seeds enters with the mean of
+    log N* over its seeds; P is the network's parameter count ``params[(d, width)]``. Uncertainty: the
+    larger of (i) the standard deviation of the coefficients over ``n_boot`` bootstrap resamples of the
+    seeds within every setting and (ii) the ordinary least-squares standard error from the residuals
+    (which also counts the misfit of the power law).
+
+    Returns
+    -------
+    dict
+        ``names``, ``coef``, ``err``, ``err_bootstrap``, ``err_ols``, ``settings`` (the keys used),
+        ``residual_rms`` (in log N*), ``n_settings``.
+
+    Defined in :doc:`chapter 8 </book/08_trained_networks>`, equation :eq:`eq-nstar-fit`.
+    """
+    keys, logs = [], []
+    for key, e in sorted(nstar.items()):
+        v = np.log([x for x in e["nstar"] if np.isfinite(x)])
+        if v.size >= 2:
+            keys.append(key)
+            logs.append(v)
+    if len(keys) < 5:
+        raise ValueError(f"only {len(keys)} settings have N* for two seeds or more; at least 5 are needed")
+    A = np.array([[1.0, np.log(d), np.log(steps), np.log(params[(d, width)])] for d, steps, width in keys])
+    y = np.array([v.mean() for v in logs])
+    coef, *_ = np.linalg.lstsq(A, y, rcond=None)
+    resid = y - A @ coef
+    dof = max(len(y) - A.shape[1], 1)
+    cov = np.linalg.inv(A.T @ A) * (resid @ resid) / dof
+    rng = np.random.default_rng(seed)
+    boots = np.empty((n_boot, A.shape[1]))
+    for b in range(n_boot):
+        yb = np.array([rng.choice(v, v.size).mean() for v in logs])
+        boots[b] = np.linalg.lstsq(A, yb, rcond=None)[0]
+    err_boot, err_ols = boots.std(axis=0, ddof=1), np.sqrt(np.diag(cov))
+    return dict(
+        names=["log prefactor", "d", "steps", "params"],
+        coef=coef,
+        err=np.maximum(err_boot, err_ols),
+        err_bootstrap=err_boot,
+        err_ols=err_ols,
+        settings=keys,
+        residual_rms=float(np.sqrt(np.mean(resid**2))),
+        n_settings=len(keys),
+    )
