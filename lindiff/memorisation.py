@@ -105,8 +105,52 @@ class EmpiricalDenoiser:
         return f"EmpiricalDenoiser(N={self.X.shape[0]}, d={self.d}, {self.schedule!r})"
 
 
+def _as_samples(samples, d: int) -> np.ndarray:
+    samples = _as_batch(samples, d, "samples")
+    if samples.shape[0] == 0:
+        raise ValueError("samples is empty: pass an (n, d) array with n >= 1 generated samples")
+    return samples
+
+
+def _scaled_norms(diff: np.ndarray) -> np.ndarray:
+    """|| diff ||_2 along the last axis without overflow or underflow: m sqrt(sum (diff/m)^2), m = max |diff|."""
+    m = np.max(np.abs(diff), axis=-1)
+    safe = np.where(m > 0, m, 1.0)
+    return m * np.sqrt(np.sum(np.square(diff / safe[..., None]), axis=-1))
+
+
+def _distances(samples: np.ndarray, X: np.ndarray):
+    """Blocks (start, D) of the exact distances D[i, j] = || samples[start + i] - X[j] ||.
+
+    Each distance is computed from the differences x - x_j themselves (never from
+    |x|^2 + |x_j|^2 - 2 x.x_j, which cancels when the data sit far from the origin) and rescaled by
+    the largest difference, so that data at scales 1e-170 or 1e160 neither underflow nor overflow.
+    """
+    N, d = X.shape
+    size = max(1, _CHUNK_ENTRIES // (N * d))
+    for start in range(0, samples.shape[0], size):
+        block = samples[start : start + size]
+        yield start, _scaled_norms(block[:, None, :] - X[None, :, :])
+
+
+def distances_to_training_set(samples, X) -> np.ndarray:
+    """The exact Euclidean distances || sample_i - x_j ||, shape (n, N), free of cancellation.
+
+    Computed from the differences (rescaled by the largest entry: no overflow or underflow), so
+    data offset far from the origin or at extreme scales keep their nearest points.
+
+    Defined in :doc:`chapter 8 </book/08_trained_networks>`, equation :eq:`eq-memorised`.
+    """
+    X = as_data_matrix(X, min_rows=1)
+    samples = _as_samples(samples, X.shape[1])
+    return np.concatenate([D for _, D in _distances(samples, X)], axis=0)
+
+
 def nearest_training_point(samples, X):
     """Distance from each sample to its nearest training row, and that row's index.
+
+    Distances are computed from the differences, without cancellation (see
+    :func:`distances_to_training_set`); ties go to the first row.
 
     Returns
     -------
@@ -118,26 +162,60 @@ def nearest_training_point(samples, X):
     Defined in :doc:`chapter 5 </book/05_real_images>`.
     """
     X = as_data_matrix(X, min_rows=1)
-    samples = _as_batch(samples, X.shape[1], "samples")
-    sq = np.sum(samples**2, axis=1)[:, None] - 2.0 * samples @ X.T + np.sum(X**2, axis=1)[None, :]
-    index = np.argmin(sq, axis=1)
-    distance = np.linalg.norm(samples - X[index], axis=1)
+    samples = _as_samples(samples, X.shape[1])
+    distance, index = np.empty(samples.shape[0]), np.empty(samples.shape[0], dtype=int)
+    for start, D in _distances(samples, X):
+        i = np.argmin(D, axis=1)
+        index[start : start + len(D)] = i
+        distance[start : start + len(D)] = D[np.arange(len(D)), i]
     return distance, index
+
+
+def two_nearest_distances(samples, X):
+    """Distances from each sample to its nearest and its second-nearest *distinct* training rows.
+
+    Duplicated training rows count once (the rows are made unique first), so a copy of a row that
+    appears twice in X still has a second-nearest row at a positive distance.
+
+    Parameters
+    ----------
+    samples : array_like, shape (n, d)
+        n >= 1.
+    X : array_like, shape (N, d)
+        Training rows, at least two of them distinct.
+
+    Returns
+    -------
+    ndarray, shape (n, 2)
+        Columns: || x - x_(1) || and || x - x_(2) ||, exact (no cancellation).
+
+
+    Defined in :doc:`chapter 8 </book/08_trained_networks>`, equation :eq:`eq-memorised`.
+    """
+    X = as_data_matrix(X, min_rows=2)
+    samples = _as_samples(samples, X.shape[1])
+    X = np.unique(X, axis=0)
+    if X.shape[0] < 2:
+        raise ValueError("X must hold at least two distinct training rows (all its rows are equal)")
+    return np.concatenate([np.partition(D, 1, axis=1)[:, :2] for _, D in _distances(samples, X)], axis=0)
 
 
 def memorised(samples, X, ratio: float = 1.0 / 3.0) -> np.ndarray:
     """Which samples sit on a training point: the ratio test of the memorisation literature.
 
     A sample x counts as memorised when || x - x_(1) || < ratio || x - x_(2) ||, x_(1) and x_(2)
-    its nearest and second-nearest training rows (ratio 1/3: Yoon et al. 2023, Gu et al. 2023). A
-    copy of a training point passes (distance 0); a fresh draw from a continuous law almost never
-    does once the training rows are spread out. Distances are computed in float64.
+    its nearest and second-nearest distinct training rows (ratio 1/3: Yoon et al. 2023, Gu et al.
+    2023). A copy of a training point passes (distance 0); a fresh draw from a continuous law almost
+    never does once the training rows are spread out. Distances are exact differences in float64
+    (:func:`two_nearest_distances`): no cancellation far from the origin, no overflow or underflow at
+    extreme scales, and duplicated training rows count once.
 
     Parameters
     ----------
     samples : array_like, shape (n, d)
+        n >= 1.
     X : array_like, shape (N, d)
-        Training rows, N >= 2.
+        Training rows, at least two distinct.
     ratio : float
         In (0, 1].
 
@@ -148,18 +226,10 @@ def memorised(samples, X, ratio: float = 1.0 / 3.0) -> np.ndarray:
 
     Defined in :doc:`chapter 8 </book/08_trained_networks>`, equation :eq:`eq-memorised`.
     """
-    X = as_data_matrix(X, min_rows=2)
-    samples = _as_batch(samples, X.shape[1], "samples")
     if not 0 < ratio <= 1:
         raise ValueError(f"ratio must be in (0, 1], got {ratio!r}")
-    sq_norms = np.sum(X**2, axis=1)
-    size = max(1, _CHUNK_ENTRIES // X.shape[0])
-    out = []
-    for block in (samples[i : i + size] for i in range(0, len(samples), size)):
-        sq = np.sum(block**2, axis=1)[:, None] - 2.0 * block @ X.T + sq_norms[None, :]
-        two = np.sqrt(np.maximum(np.partition(sq, 1, axis=1)[:, :2], 0.0))
-        out.append(two[:, 0] < ratio * two[:, 1])
-    return np.concatenate(out) if out else np.zeros(0, dtype=bool)
+    two = two_nearest_distances(samples, X)
+    return two[:, 0] < ratio * two[:, 1]
 
 
 def memorised_fraction(samples, X, ratio: float = 1.0 / 3.0) -> float:
@@ -170,7 +240,7 @@ def memorised_fraction(samples, X, ratio: float = 1.0 / 3.0) -> float:
     samples : array_like, shape (n, d)
         Generated samples, n >= 1.
     X : array_like, shape (N, d)
-        Training rows, N >= 2.
+        Training rows, at least two distinct (duplicates count once).
     ratio : float
         In (0, 1]: a sample is a copy when its nearest training row is closer than ``ratio`` times
         its second-nearest.

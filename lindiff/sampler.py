@@ -495,6 +495,70 @@ def affine_sampler_law(weights, biases, schedule: Schedule, last_step_noise: boo
     return check_finite_result("the sampler's law", _DIVERGES, mean, 0.5 * (cov + cov.T))
 
 
+def paired_sampler_difference_law(weights_a, biases_a, weights_b, biases_b, schedule: Schedule, last_step_noise=True):
+    """Exact law of u_a - u_b for two affine denoisers sampled from the SAME noise (u_T and every z_t).
+
+    Each model's step is u_{t-1} = A_t u_t + o_t + sigma_t z_t (see :func:`affine_sampler_law`); with the
+    noise shared, the pair (u_a, u_b) is jointly Gaussian and its blocks follow
+
+        C_aa <- A C_aa A^T + s Id,  C_bb <- B C_bb B^T + s Id,  C_ab <- A C_ab B^T + s Id,
+
+    from C_aa = C_bb = C_ab = Id at t = T (s = sigma_t^2; the same u_T for both), so that the paired
+    difference is Gaussian with mean m_a - m_b and covariance C_aa + C_bb - C_ab - C_ab^T. Its mean
+    squared length is |m_a - m_b|^2 + tr(cov). This is the linear model's version of Kadkhodaie et al.'s
+    test: two models fitted to disjoint training sets, sampled from the same noise.
+
+    Parameters
+    ----------
+    weights_a, weights_b : array_like, shape (T, d, d)
+    biases_a, biases_b : array_like, shape (T, d)
+        eps_a(u, t) = W_t (u + b_t), likewise for b.
+    schedule : Schedule
+    last_step_noise : bool
+        As in :func:`lindiff.ddpm_sample`.
+
+    Returns
+    -------
+    mean : ndarray, shape (d,)
+    cov : ndarray, shape (d, d)
+
+
+    Defined in :doc:`chapter 8 </book/08_trained_networks>`, equation :eq:`eq-paired-difference`.
+    """
+    check_schedule(schedule)
+    T = schedule.T
+    Ws, bs = [], []
+    for name, W, b in (("weights_a", weights_a, biases_a), ("weights_b", weights_b, biases_b)):
+        W = as_finite_array(W, name)
+        b = as_finite_array(b, name.replace("weights", "biases"))
+        if W.ndim != 3 or W.shape[0] != T or W.shape[1] != W.shape[2] or b.shape != W.shape[:2]:
+            raise ValueError(
+                f"{name} must have shape (T, d, d) and its biases (T, d) with T = {T}; got {W.shape} and {b.shape}"
+            )
+        Ws.append(W)
+        bs.append(b)
+    if Ws[0].shape != Ws[1].shape:
+        raise ValueError(f"weights_a and weights_b must have the same shape, got {Ws[0].shape} and {Ws[1].shape}")
+    d = Ws[0].shape[1]
+    g = schedule.betas / np.sqrt(1.0 - schedule.alpha_bars)
+    noise = _noise_variances(schedule, last_step_noise)
+    eye = np.eye(d)
+    mean_a, mean_b = np.zeros(d), np.zeros(d)
+    c_aa, c_bb, c_ab = eye.copy(), eye.copy(), eye.copy()
+    with np.errstate(over="ignore", invalid="ignore"):
+        for i in range(T - 1, -1, -1):
+            r = np.sqrt(schedule.alphas[i])
+            A = (eye - g[i] * Ws[0][i]) / r
+            B = (eye - g[i] * Ws[1][i]) / r
+            mean_a = A @ mean_a - g[i] * (Ws[0][i] @ bs[0][i]) / r
+            mean_b = B @ mean_b - g[i] * (Ws[1][i] @ bs[1][i]) / r
+            c_aa = A @ c_aa @ A.T + noise[i] * eye
+            c_bb = B @ c_bb @ B.T + noise[i] * eye
+            c_ab = A @ c_ab @ B.T + noise[i] * eye
+    cov = c_aa + c_bb - c_ab - c_ab.T
+    return check_finite_result("the paired difference's law", _DIVERGES, mean_a - mean_b, 0.5 * (cov + cov.T))
+
+
 def diagonal_sample(
     w,
     m,

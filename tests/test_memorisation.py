@@ -223,3 +223,81 @@ def test_transition_size_interpolates_in_log_n():
     assert np.isnan(mem.transition_size([1, 2, 4], [0.3, 0.2, 0.1]))  # never above 1/2
     with pytest.raises(ValueError, match="Ns"):
         mem.transition_size([2, 1], [1.0, 0.0])
+
+
+# ---- the distances of the ratio test: exact, whatever the offset and scale of the data (issue 21)
+
+
+def _exact_two_nearest(samples, X):
+    """Indices of the nearest and second-nearest distinct rows, from exact rational squared distances."""
+    from fractions import Fraction
+
+    rows = [tuple(r) for r in np.unique(X, axis=0)]
+    out = []
+    for x in samples:
+        sq = [sum((Fraction(float(a)) - Fraction(float(b))) ** 2 for a, b in zip(x, r)) for r in rows]
+        order = sorted(range(len(rows)), key=lambda j: sq[j])
+        out.append((rows[order[0]], sq[order[0]], sq[order[1]]))
+    return out
+
+
+def test_issue_examples_offset_far_from_origin_and_duplicates():
+    rng = np.random.default_rng(0)
+    X = 1e6 + 1e-3 * rng.standard_normal((50, 2))
+    assert mem.memorised_fraction(X[:20] + 1e-6 * rng.standard_normal((20, 2)), X) == 1.0
+    Y = rng.standard_normal((10, 3))
+    assert mem.memorised_fraction(Y[:5], np.vstack([Y, Y])) == 1.0
+    assert mem.memorised_fraction(Y[:5] + 10.0, np.vstack([Y, Y])) == 0.0  # far from all: no copy
+
+
+def test_empty_samples_and_equal_rows_raise():
+    X = np.random.default_rng(1).standard_normal((4, 3))
+    for f in (mem.memorised, mem.memorised_fraction, mem.nearest_training_point, mem.two_nearest_distances):
+        with pytest.raises(ValueError, match="samples"):
+            f(np.zeros((0, 3)), X)
+    with pytest.raises(ValueError, match="distinct"):
+        mem.memorised(X[:1], np.vstack([X[:1]] * 3))
+
+
+@pytest.mark.parametrize("offset, scale", [(1e6, 1.0), (0.0, 1e-170), (0.0, 1e160), (1e8, 1e-3), (-3e160, 1e150)])
+def test_two_nearest_match_exact_rational_distances(offset, scale):
+    """Nearest rows and distance ratios agree with exact (rational) arithmetic at extreme offsets and scales."""
+    rng = np.random.default_rng(2)
+    X = offset + scale * rng.standard_normal((30, 4))
+    samples = X[:6] + scale * 10.0 ** rng.uniform(-6, 0, (6, 1)) * rng.standard_normal((6, 4))
+    two = mem.two_nearest_distances(samples, X)
+    _, idx = mem.nearest_training_point(samples, X)
+    for (row, sq1, sq2), (d1, d2), i in zip(_exact_two_nearest(samples, X), two, idx):
+        assert tuple(X[i]) == row
+        np.testing.assert_allclose(d1 / d2, np.sqrt(float(sq1 / sq2)), rtol=1e-9)
+        assert np.isfinite(d1) and np.isfinite(d2) and d2 > 0
+
+
+def test_ratio_test_property_hypothesis():
+    """Hypothesis: memorised() equals the ratio test on exact distances for any offset and scale."""
+    from fractions import Fraction
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    @settings(max_examples=60, deadline=None)
+    @given(
+        seed=st.integers(0, 10_000),
+        log_scale=st.floats(-170, 160),
+        offset_units=st.floats(-1e8, 1e8),
+        ratio=st.sampled_from([1 / 6, 1 / 3, 1 / 2, 2 / 3]),
+    )
+    def check(seed, log_scale, offset_units, ratio):
+        rng = np.random.default_rng(seed)
+        scale = 10.0**log_scale
+        X = scale * (offset_units + rng.standard_normal((12, 3)))
+        X = np.vstack([X, X[:3]])  # duplicated rows
+        samples = X[rng.integers(0, 12, 5)] + scale * 10.0 ** rng.uniform(-4, 0.5) * rng.standard_normal((5, 3))
+        got = mem.memorised(samples, X, ratio)
+        expected = [sq1 < Fraction(ratio) ** 2 * sq2 for _, sq1, sq2 in _exact_two_nearest(samples, X)]
+        # a ratio within 1e-9 of the threshold may fall either way in floating point
+        two = mem.two_nearest_distances(samples, X)
+        clear = np.abs(two[:, 0] / two[:, 1] - ratio) > 1e-9
+        assert np.array_equal(got[clear], np.array(expected)[clear])
+
+    check()

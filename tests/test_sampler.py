@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as hs
 
+import lindiff as ld
 from lindiff import (
     LinearDiffusion,
     Schedule,
@@ -420,3 +421,52 @@ def test_affine_sampler_law_overflow_raises():
     W = 1e200 * np.stack([np.eye(2)] * sched.T)
     with pytest.raises(ValueError, match="sampler's law overflowed"):
         affine_sampler_law(W, np.zeros((sched.T, 2)), sched)
+
+
+# ---- the paired test of Kadkhodaie et al. for the linear model (issue 21)
+
+
+def _affine(model):
+    pairs = [model.weights(t) for t in range(1, model.schedule.T + 1)]
+    return np.array([w for w, _ in pairs]), np.array([b for _, b in pairs])
+
+
+def test_paired_difference_law_against_simulation():
+    """Two linear models on disjoint training sets, sampled from the same noise: mean, covariance and
+    mean squared length of the paired difference against 20,000 simulated pairs (ddpm_sample, one seed)."""
+    from lindiff.sampler import affine_sampler_law, paired_sampler_difference_law
+
+    sched = ld.Schedule.linear(T=200)
+    rng = np.random.default_rng(3)
+    d = 3
+    Xa, Xb = rng.standard_normal((5, d)) + 0.5, rng.standard_normal((5, d)) * 1.5
+    ma, mb = ld.LinearDiffusion.fit(Xa, sched), ld.LinearDiffusion.fit(Xb, sched)
+    mean, cov = paired_sampler_difference_law(*_affine(ma), *_affine(mb), sched)
+    n = 20_000
+    D = ld.ddpm_sample(ma, sched, n, d, seed=11, progress_bar=False) - ld.ddpm_sample(
+        mb, sched, n, d, seed=11, progress_bar=False
+    )
+    se = np.sqrt(np.diag(cov) / n)
+    assert np.max(np.abs(D.mean(axis=0) - mean) / se) < 4.5
+    emp_cov = np.cov(D.T)
+    se_cov = np.sqrt((cov**2 + np.outer(np.diag(cov), np.diag(cov))) / n)  # Gaussian: var of a covariance
+    assert np.max(np.abs(emp_cov - cov) / se_cov) < 4.5
+    msq = np.sum(D**2, axis=1)
+    assert abs(msq.mean() - (mean @ mean + np.trace(cov))) < 4.5 * msq.std() / np.sqrt(n)
+    # the same model twice: the paired difference vanishes; its marginal is affine_sampler_law's
+    m0, c0 = paired_sampler_difference_law(*_affine(ma), *_affine(ma), sched)
+    assert np.max(np.abs(m0)) < 1e-12 and np.max(np.abs(c0)) < 1e-12
+    # independent noise would give cov_a + cov_b: shared noise gives less here (the samples are paired)
+    ca, cb = affine_sampler_law(*_affine(ma), sched)[1], affine_sampler_law(*_affine(mb), sched)[1]
+    assert np.trace(cov) < np.trace(ca + cb)
+
+
+def test_paired_difference_law_checks_shapes():
+    from lindiff.sampler import paired_sampler_difference_law
+
+    sched = ld.Schedule.linear(T=10)
+    W, b = np.zeros((10, 2, 2)), np.zeros((10, 2))
+    with pytest.raises(ValueError, match="weights_b"):
+        paired_sampler_difference_law(W, b, W[:5], b[:5], sched)
+    with pytest.raises(ValueError, match="same shape"):
+        paired_sampler_difference_law(W, b, np.zeros((10, 3, 3)), np.zeros((10, 3)), sched)
