@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import logsumexp
 
-from ._checks import as_data_matrix, as_finite_array
+from ._checks import as_data_matrix, as_finite_array, check_schedule
 from .schedule import Schedule
 
 _CHUNK_ENTRIES = 4_000_000  # (points x training rows) per block of the weight matrix
@@ -48,8 +48,7 @@ class EmpiricalDenoiser:
     """
 
     def __init__(self, X, schedule: Schedule):
-        if not isinstance(schedule, Schedule):
-            raise ValueError("schedule must be a lindiff.Schedule, e.g. Schedule.linear()")
+        check_schedule(schedule)
         self.X = as_data_matrix(X, min_rows=1)
         self.schedule = schedule
         self._sq_norms = np.sum(self.X**2, axis=1)

@@ -26,14 +26,23 @@ import math
 
 import numpy as np
 
-from ._checks import as_data_matrix, check_positive_int, require_module
+from ._checks import (
+    as_data_matrix,
+    check_eps_model,
+    check_nonnegative,
+    check_positive_int,
+    check_schedule,
+    check_seed,
+    eps_output,
+    require_module,
+)
 from .kl import gaussian_kl, optimal_ridge_sampler, sampler_ridge_kl
 from .linear import LinearDiffusion
 from .memorisation import memorised_fraction
 from .sampler import ddpm_sample
 from .schedule import Schedule
 from .stats import empirical_stats
-from .train import TrainingLoop, _checked_device
+from .train import TrainingLoop, checked_device
 
 torch = require_module("torch", "train", "lindiff.networks")
 nn = torch.nn
@@ -195,7 +204,10 @@ class StepwiseLinearDenoiser(nn.Module):
         self.b = nn.Parameter(torch.zeros(T, d))
 
     def forward(self, x, t):
-        """The predicted noise eps_theta(x, t) for a batch x and steps t (one per row)."""
+        """The predicted noise eps_theta(x, t) for a batch x and steps t (one per row), t in 1..T."""
+        t = torch.as_tensor(t, device=self.W.device)
+        if bool(((t < 1) | (t > self.W.shape[0])).any()):
+            raise ValueError(f"t must be a step in 1..{self.W.shape[0]}, got {t.min().item()} to {t.max().item()}")
         i = t - 1
         return torch.bmm(self.W[i], (x + self.b[i])[:, :, None])[:, :, 0]
 
@@ -246,22 +258,23 @@ class NetworkTrainer(TrainingLoop):
         device=None,
         dtype=torch.float32,
     ):
-        if not isinstance(schedule, Schedule):
-            raise ValueError("schedule must be a lindiff.Schedule, e.g. Schedule.linear()")
+        check_schedule(schedule)
         if not isinstance(net, nn.Module):
             raise ValueError(f"net must be a torch.nn.Module called as net(x, t), got {type(net).__name__}")
         if optimizer not in _OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {_OPTIMIZERS}, got {optimizer!r}")
         if dtype not in (torch.float32, torch.float64):
             raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype!r}")
-        if not lr > 0:
-            raise ValueError(f"lr must be > 0, got {lr!r}")
+        if check_nonnegative(lr, "lr") == 0:
+            raise ValueError("lr must be a finite number > 0, got 0")
         X = as_data_matrix(X, min_rows=1)
         self.N, self.d = X.shape
         self.schedule, self.lr = schedule, float(lr)
         self.batch_size = check_positive_int(batch_size, "batch_size")
         seed = check_positive_int(seed, "seed", minimum=0)
-        self.device, self.dtype = _checked_device(device), dtype
+        if seed >= 2**63:
+            raise ValueError(f"seed must be < 2**63 (torch's generator takes a 64-bit seed), got {seed}")
+        self.device, self.dtype = checked_device(device), dtype
         self.net = net.to(device=self.device, dtype=dtype)
         opts = dict(device=self.device, dtype=dtype)
         self._X = torch.tensor(X, **opts)
@@ -270,7 +283,19 @@ class NetworkTrainer(TrainingLoop):
         opt = torch.optim.Adam if optimizer == "adam" else torch.optim.SGD
         self.optimizer = opt(self.net.parameters(), lr=self.lr)
         self._gen = torch.Generator(device=self.device).manual_seed(seed)
+        self._check_net_fits_data()
         self._start_loop(self.device, dtype)
+
+    @torch.no_grad()
+    def _check_net_fits_data(self):
+        """One forward pass on a training row: a net built for another d says so, not torch."""
+        t = torch.ones(1, dtype=torch.long, device=self.device)
+        try:
+            out = self.net(self._X[:1], t)
+        except RuntimeError as exc:
+            raise ValueError(f"net cannot take the rows of X (d = {self.d}): {exc}") from None
+        if tuple(out.shape) != (1, self.d):
+            raise ValueError(f"net returns shape {tuple(out.shape)} for one row of X, expected (1, {self.d})")
 
     def _update(self):
         B = self.batch_size
@@ -330,14 +355,16 @@ def loss_at_steps(eps_model, X, schedule: Schedule, steps, seed: int = 0) -> np.
 
     Defined in :doc:`chapter 8 </book/08_trained_networks>`, equation :eq:`eq-network-loss`.
     """
+    check_schedule(schedule)
+    check_eps_model(eps_model, schedule)
     X = as_data_matrix(X, min_rows=1)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
     out = []
     for t in steps:
         t = schedule.check_step(t)
         a = schedule.alpha_bars[t - 1]
         eps = rng.standard_normal(X.shape)
-        pred = np.asarray(eps_model(np.sqrt(a) * X + np.sqrt(1.0 - a) * eps, t), dtype=np.float64)
+        pred = eps_output(eps_model(np.sqrt(a) * X + np.sqrt(1.0 - a) * eps, t), X.shape, t)
         out.append(np.mean(np.sum((eps - pred) ** 2, axis=1)))
     return np.array(out)
 

@@ -104,9 +104,6 @@ def checked_device(device) -> torch.device:
     return checked
 
 
-_checked_device = checked_device  # the name networks.py imports until the lead moves it to checked_device
-
-
 def _check_steps(steps, schedule: Schedule) -> np.ndarray:
     if steps is None:
         return np.arange(1, schedule.T + 1)

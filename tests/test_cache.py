@@ -194,21 +194,6 @@ def test_file_digest_matches_hashlib_and_is_memoised(tmp_path, monkeypatch):
         cache.file_digest(path, "sha1")
 
 
-def test_source_digest_changes_with_the_code(tmp_path):
-    import importlib.util
-
-    mod_path = tmp_path / "fake_module.py"
-    mod_path.write_text("x = 1\n")
-    spec = importlib.util.spec_from_file_location("fake_module", mod_path)
-    module = importlib.util.module_from_spec(spec)
-    first = cache.source_digest(module)
-    mod_path.write_text("x = 2\n")
-    assert cache.source_digest(module) != first
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        assert cache.source_digest(cache) == cache.source_digest(cache)
-
-
 # ----------------------------------------------------------------- shared and read-only caches (issue 12)
 def _corrupt_entry(key):
     cache.cached_arrays("demo", key, Counter())

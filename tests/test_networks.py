@@ -232,3 +232,48 @@ def test_gpu_script_smoke_run_writes_its_json(tmp_path):
     assert len(gauss["seeds"]) == 1 and len(gauss["seeds"][0]["mem_frac"]) == len(gauss["Ns"])
     assert all(0.0 <= f <= 1.0 for f in gauss["seeds"][0]["mem_frac"])
     assert result["wall_s"]["gaussian"] > 0
+
+
+# ------------------------------------------------ no silent wrong value, no foreign crash (issue 24)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"lr": float("inf")}, "lr must be a finite number >= 0"),
+        ({"lr": True}, "lr must be a finite number >= 0"),
+        ({"lr": "0.1"}, "lr must be a finite number >= 0"),
+        ({"lr": 0.0}, "lr must be a finite number > 0"),
+        ({"seed": 2**70}, "seed must be < 2\\*\\*63"),
+        ({"schedule": None}, "schedule must be a lindiff.Schedule"),
+    ],
+)
+def test_network_trainer_refuses_bad_arguments_by_name(kwargs, match):
+    args = {"X": np.zeros((4, 3)), "schedule": TINY, "net": networks.MLPDenoiser(3, TINY.T, width=8, blocks=1)}
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=match):
+        networks.NetworkTrainer(args.pop("X"), args.pop("schedule"), args.pop("net"), **args)
+
+
+def test_network_trainer_says_when_the_net_does_not_fit_the_data():
+    net = networks.MLPDenoiser(5, TINY.T, width=8, blocks=1)
+    with pytest.raises(ValueError, match=r"net cannot take the rows of X \(d = 3\)"):
+        networks.NetworkTrainer(np.zeros((4, 3)), TINY, net)
+
+
+def test_loss_at_steps_refuses_a_model_of_another_schedule_and_a_bad_seed():
+    X = np.random.default_rng(0).standard_normal((6, 2))
+    other = ld.Schedule.linear(T=TINY.T, beta_min=0.05, beta_max=0.6)
+    model = ld.LinearDiffusion.fit(X, other)
+    with pytest.raises(ValueError, match="differs from the schedule eps_model was built for"):
+        networks.loss_at_steps(model, X, TINY, [1])
+    with pytest.raises(ValueError, match="seed must be"):
+        networks.loss_at_steps(lambda x, t: 0 * x, X, TINY, [1], seed=-1)
+
+
+def test_stepwise_linear_denoiser_refuses_step_zero():
+    net = networks.StepwiseLinearDenoiser(2, TINY.T)
+    x = torch.zeros(3, 2)
+    with pytest.raises(ValueError, match=f"t must be a step in 1..{TINY.T}"):
+        net(x, torch.zeros(3, dtype=torch.long))
+    assert net(x, torch.full((3,), TINY.T, dtype=torch.long)).shape == (3, 2)

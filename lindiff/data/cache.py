@@ -93,15 +93,6 @@ def package_digest() -> str:
     return h.hexdigest()
 
 
-def source_digest(*modules) -> str:
-    """SHA-256 of the source files of ``modules`` (for code outside the package, e.g. a script's own
-    module; the package itself is in every key already, see :func:`package_digest`)."""
-    h = hashlib.sha256()
-    for module in modules:
-        h.update(Path(module.__file__).read_bytes())
-    return h.hexdigest()
-
-
 def arrays_digest(arrays: dict) -> str:
     """SHA-256 over the names, dtypes, shapes and bytes of a dict of arrays (in name order)."""
     h = hashlib.sha256()
