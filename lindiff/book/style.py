@@ -13,8 +13,8 @@ from .._checks import as_covariance, as_mean, check_nonnegative, check_positive_
 
 mpl = require_module("matplotlib", "chapters", "lindiff.book.style")
 
-#: The Okabe-Ito palette (Okabe and Ito, "Color Universal Design", 2008): eight colours that readers
-#: with any of the common colour-vision deficiencies still tell apart. The default colour cycle.
+#: The Okabe-Ito palette of Color Universal Design (Okabe and Ito, 2008), whose eight colours readers
+#: with any of the common colour-vision deficiencies still tell apart; the default colour cycle.
 OKABE_ITO = (
     "#0072B2",  # blue
     "#E69F00",  # orange
