@@ -125,16 +125,18 @@ def test_tell_apart_gives_each_colour_of_a_line_style_a_marker():
     assert all(line.get_markevery() == pytest.approx(1 / 8) for line in solid)
     assert [line.get_marker() for line in ax1.get_lines()[3:]] == ["None", "o", "None"]
     assert ax2.get_lines()[0].get_marker() == "None"
-    legend = ax1.get_legend()
-    assert [h.get_marker() for h in legend.legend_handles[:3]] == list(style.MARKERS[:3])
-    assert legend._loc == 2 and legend._fontsize == 7
+    legend = ax1.get_legend()  # the same legend, its handles updated
+    assert [h.get_marker() for h in legend.legend_handles] == [*style.MARKERS[:3], "None", "o"]
+    assert legend._loc == 2 and [t.get_text() for t in legend.texts][:2] == ["N = 0", "N = 1"]
     # the same colour keeps the same marker, in any line style
     fig2, ax = plt.subplots()
     ax.plot([0, 1, 2], [0, 1, 2], color="r", label="a")
     ax.plot([0, 1, 2], [1, 2, 3], color="b", label="b")
     ax.plot([0, 1, 2], [2, 3, 4], color="r", label="c")
+    fig2.legend()  # a figure legend is updated too
     style.tell_apart(ax)
     assert [line.get_marker() for line in ax.get_lines()] == ["o", "s", "o"]
+    assert [h.get_marker() for h in fig2.legends[0].legend_handles] == ["o", "s", "o"]
     assert ax.get_lines()[0].get_markevery() is None  # few points: a marker on each
     plt.close(fig)
     plt.close(fig2)

@@ -80,7 +80,8 @@ def tell_apart(fig_or_ax, *, n_markers: int = 8):
     by line style; in a group of two or more colours, each colour gets a marker of
     :data:`MARKERS` (the same colour, the same marker), placed ``n_markers`` times along the line
     (at every point of a line with fewer points). Lines with markers, unlabelled lines and
-    scatter plots are left as they are. The legend, if any, is redrawn to show the markers.
+    scatter plots are left as they are. Legends already drawn (of the axes or of the figure) show
+    the new markers too; nothing else about them changes.
 
     Parameters
     ----------
@@ -91,22 +92,22 @@ def tell_apart(fig_or_ax, *, n_markers: int = 8):
     Returns
     -------
     int
-        The number of lines that got a marker.
+        The number of series (label and colour) that got a marker.
     """
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
 
     if isinstance(fig_or_ax, Figure):
-        axes = fig_or_ax.axes
+        fig, axes = fig_or_ax, fig_or_ax.axes
     elif isinstance(fig_or_ax, Axes):
-        axes = [fig_or_ax]
+        fig, axes = fig_or_ax.figure, [fig_or_ax]
     else:
         raise ValueError(f"fig_or_ax must be a matplotlib Figure or Axes, got {type(fig_or_ax).__name__}")
     n_markers = check_positive_int(n_markers, "n_markers", minimum=2)
-    changed = 0
+    marked = {}  # (label, colour) -> marker
     for ax in axes:
         groups: dict = {}
-        before = changed
         for line in ax.get_lines():
             if (
                 line.get_label().startswith("_")
@@ -120,22 +121,22 @@ def tell_apart(fig_or_ax, *, n_markers: int = 8):
             if len(colours) < 2:
                 continue
             for line in lines:
-                marker = MARKERS[colours.index(mpl.colors.to_hex(line.get_color())) % len(MARKERS)]
+                colour = mpl.colors.to_hex(line.get_color())
+                marker = MARKERS[colours.index(colour) % len(MARKERS)]
                 n = len(line.get_xdata())
                 line.set_marker(marker)
                 line.set_markersize(4)
                 line.set_markevery(None if n <= n_markers else 1.0 / n_markers)
-                changed += 1
-        legend = ax.get_legend()
-        if legend is not None and changed > before:
-            ax.legend(**_legend_kwargs(legend))
-    return changed
-
-
-def _legend_kwargs(legend) -> dict:
-    """Keyword arguments that redraw ``legend`` with the same place, columns and font size."""
-    title = legend.get_title().get_text()
-    return {"loc": legend._loc, "ncols": legend._ncols, "fontsize": legend._fontsize, "title": title or None}
+                marked[line.get_label(), colour] = marker
+    legends = [ax.get_legend() for ax in axes] + (list(fig.legends) if fig is not None else [])
+    for legend in filter(None, legends):
+        for handle, text in zip(legend.legend_handles, legend.texts):
+            if isinstance(handle, Line2D):
+                key = (text.get_text(), mpl.colors.to_hex(handle.get_color()))
+                if key in marked:
+                    handle.set_marker(marked[key])
+                    handle.set_markersize(4)
+    return len(marked)
 
 
 def ellipse_points(mean, cov, n_std: float = 2.0, num: int = 200) -> np.ndarray:
