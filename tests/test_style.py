@@ -115,18 +115,20 @@ def test_tell_apart_gives_each_colour_of_a_line_style_a_marker():
     for k in range(3):
         ax1.plot(x, x * k, label=f"N = {k}")  # solid, three colours: told apart by colour only
     ax1.plot(x, x + 1, "--", color="k", label="bound")  # alone in its line style: left as it is
-    ax1.plot([0.5], [0.5], "o", label="data")  # has a marker already
+    ax1.plot([0.5], [0.5], "D", label="data")  # has a marker already
     ax1.plot(x, -x)  # unlabelled
     ax1.legend(loc="upper left", fontsize=7)
     ax2.plot(x, x, label="one line")
     assert style.tell_apart(fig) == 3
     solid = ax1.get_lines()[:3]
-    assert [line.get_marker() for line in solid] == list(style.MARKERS[:3])
+    # "D" (the first marker) is taken by the data series: the lines get the next three
+    assert style.MARKERS[0] == "D"
+    assert [line.get_marker() for line in solid] == list(style.MARKERS[1:4])
     assert all(line.get_markevery() == pytest.approx(1 / 8) for line in solid)
-    assert [line.get_marker() for line in ax1.get_lines()[3:]] == ["None", "o", "None"]
+    assert [line.get_marker() for line in ax1.get_lines()[3:]] == ["None", "D", "None"]
     assert ax2.get_lines()[0].get_marker() == "None"
     legend = ax1.get_legend()  # the same legend, its handles updated
-    assert [h.get_marker() for h in legend.legend_handles] == [*style.MARKERS[:3], "None", "o"]
+    assert [h.get_marker() for h in legend.legend_handles] == [*style.MARKERS[1:4], "None", "D"]
     assert legend._loc == 2 and [t.get_text() for t in legend.texts][:2] == ["N = 0", "N = 1"]
     # the same colour keeps the same marker, in any line style
     fig2, ax = plt.subplots()
@@ -135,8 +137,9 @@ def test_tell_apart_gives_each_colour_of_a_line_style_a_marker():
     ax.plot([0, 1, 2], [2, 3, 4], color="r", label="c")
     fig2.legend()  # a figure legend is updated too
     style.tell_apart(ax)
-    assert [line.get_marker() for line in ax.get_lines()] == ["o", "s", "o"]
-    assert [h.get_marker() for h in fig2.legends[0].legend_handles] == ["o", "s", "o"]
+    a, b = style.MARKERS[:2]
+    assert [line.get_marker() for line in ax.get_lines()] == [a, b, a]
+    assert [h.get_marker() for h in fig2.legends[0].legend_handles] == [a, b, a]
     assert ax.get_lines()[0].get_markevery() is None  # few points: a marker on each
     plt.close(fig)
     plt.close(fig2)

@@ -37,8 +37,8 @@ COLORS = {
     "noise": OKABE_ITO[4],  # noise, noised data
 }
 
-#: Markers that tell series apart without colour (see :func:`tell_apart`), in cycle order.
-MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+#: Markers that tell series apart without colour (see :func:`tell_apart`), in the order used.
+MARKERS = ("D", "s", "^", "v", "P", "X", "*", "o", "<", ">", "p", "h")
 
 _STYLE = {
     "figure.figsize": (6.0, 3.5),
@@ -79,8 +79,9 @@ def tell_apart(fig_or_ax, *, n_markers: int = 8):
     In every axes, the lines drawn with a label, a visible line style and no marker are grouped
     by line style; in a group of two or more colours, each colour gets a marker of
     :data:`MARKERS` (the same colour, the same marker), placed ``n_markers`` times along the line
-    (at every point of a line with fewer points). Lines with markers, unlabelled lines and
-    scatter plots are left as they are. Legends already drawn (of the axes or of the figure) show
+    (at every point of a line with fewer points); a marker that the axes already use for data
+    (e.g. Monte-Carlo circles) is not used. Lines with markers, unlabelled lines and scatter
+    plots are left as they are. Legends already drawn (of the axes or of the figure) show
     the new markers too; nothing else about them changes.
 
     Parameters
@@ -108,6 +109,8 @@ def tell_apart(fig_or_ax, *, n_markers: int = 8):
     marked = {}  # (label, colour) -> marker
     for ax in axes:
         groups: dict = {}
+        taken = {line.get_marker() for line in ax.get_lines()}
+        free = [m for m in MARKERS if m not in taken] or list(MARKERS)
         for line in ax.get_lines():
             if (
                 line.get_label().startswith("_")
@@ -122,7 +125,7 @@ def tell_apart(fig_or_ax, *, n_markers: int = 8):
                 continue
             for line in lines:
                 colour = mpl.colors.to_hex(line.get_color())
-                marker = MARKERS[colours.index(colour) % len(MARKERS)]
+                marker = free[colours.index(colour) % len(free)]
                 n = len(line.get_xdata())
                 line.set_marker(marker)
                 line.set_markersize(4)
