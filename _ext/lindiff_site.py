@@ -14,11 +14,18 @@
 - The version (``lindiff.__version__``) and a link to the change log in every page's footer.
 - MathJax on every page, no duplicate inline scripts (both for ``scripts/check_site.mjs``), and
   bibliography labels "Author et al., year", like the citations in the text.
+- Accessibility (the axe-core audit of ``scripts/check_site.mjs``): two theme components overridden
+  (``_ext/templates/``: the search button and the light/dark switch, whose ARIA names
+  hid their visible text), and three fixes to the page body: the code-cell toggles of myst-nb are
+  named by their visible text, the bibliography is no ARIA list with non-item children, and a link
+  inside a dropdown's title (a control inside a control) becomes plain text; and one colour fix
+  (``_ext/static/lindiff-a11y.css``).
 """
 from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import shutil
 from collections import Counter
 from pathlib import Path
@@ -229,7 +236,44 @@ def _stored_notice(app, doctree):
         section.insert(1 if section.children and isinstance(section[0], nodes.title) else 0, note)
 
 
+_TEMPLATES = str(Path(__file__).resolve().parent / "templates")
+_STATIC = str(Path(__file__).resolve().parent / "static")  # lindiff-a11y.css (no .js: see _config.yml)
+_BODY_FIXES = [
+    # myst-nb's hide-input toggle: the visible "Show code cell source" is its name, not a label
+    # that differs from it (axe: label-content-name-mismatch)
+    (re.compile(r'<summary aria-label="Toggle hidden content">'), "<summary>"),
+    # docutils' bibliography: role="list" whose children are no list items (axe:
+    # aria-required-children, critical), and the deprecated role doc-biblioentry on each entry
+    (re.compile(r'<div role="list" class="citation-list">'), '<div class="citation-list">'),
+    (re.compile(r'(<div class="citation" id="[^"]*") role="doc-biblioentry"'), r"\1"),
+]
+_DROPDOWN_TITLE = re.compile(r'(<summary class="sd-summary-title[^"]*">)(.*?)(</summary>)', re.DOTALL)
+_LINK = re.compile(r"<a\b[^>]*>(.*?)</a>", re.DOTALL)
+
+
+def _add_templates(app, config):
+    """Our overrides of theme components come before the theme's own templates; our CSS is served."""
+    if _TEMPLATES not in config.templates_path:
+        config.templates_path = [_TEMPLATES, *config.templates_path]
+    if _STATIC not in config.html_static_path:
+        config.html_static_path = [*config.html_static_path, _STATIC]
+
+
+def _accessible_body(app, pagename, templatename, context, doctree):
+    """Apply :data:`_BODY_FIXES`, and unlink links inside dropdown titles (axe: nested-interactive)."""
+    body = context.get("body")
+    if not isinstance(body, str):
+        return
+    for pattern, repl in _BODY_FIXES:
+        body = pattern.sub(repl, body)
+    body = _DROPDOWN_TITLE.sub(lambda m: m.group(1) + _LINK.sub(r"<span>\1</span>", m.group(2)) + m.group(3), body)
+    context["body"] = body
+
+
 def setup(app):
+    app.connect("config-inited", _add_templates)
+    app.connect("html-page-context", _accessible_body)
+    app.add_css_file("lindiff-a11y.css")
     app.connect("config-inited", _choose_execution)
     app.connect("config-inited", _assets_or_cdn)
     app.connect("config-inited", _mock_torch)

@@ -14,13 +14,30 @@
 //   - every internal link, image, script and stylesheet points at a file that exists (and, for
 //     links with #fragment, at an id in that page); no local request fails;
 //   - no request leaves 127.0.0.1: every other request is logged and blocked;
-//   - no uncaught JavaScript error.
+//   - no uncaught JavaScript error;
+//   - accessibility: axe-core (npm, injected into every page after the checks above; of the source
+//     pages _modules/*, which share one template and hold only highlighted code, into the index
+//     and the first module only, to keep the check short) finds no
+//     critical or serious violation, except those listed with their reason in
+//     scripts/axe-allowlist.json (rule + CSS selector of the element, caused by the theme); an
+//     allowlist entry that no page needs any more is reported, so that the list stays exact.
+// Chapters are also photographed in the theme's dark mode (<page>--dark.png: figures must stay
+// legible there).
 // Screenshots go to _build/screenshots/ (next to SITE_DIR). Exit status 1 if any check fails.
 import fs from "node:fs";
 import http from "node:http";
 import os from "node:os";
+import { createRequire } from "node:module";
 import path from "node:path";
 import { browserPath, launchChromium } from "./chromium.mjs";
+
+const require = createRequire(import.meta.url);
+const axePath = require.resolve("axe-core/axe.min.js");
+const allowFile = path.join(path.dirname(new URL(import.meta.url).pathname), "axe-allowlist.json");
+const axeAllow = JSON.parse(fs.readFileSync(allowFile, "utf8")).allow.map((a) => ({
+  ...a, targetRe: new RegExp(a.target), pagesRe: new RegExp(a.pages || ".*"), used: 0,
+}));
+let axeSeconds = 0;
 
 const started = Date.now();
 const siteDir = path.resolve(process.argv[2] || "_build/html");
@@ -91,6 +108,8 @@ function htmlPages(dir, rel = "") {
   return pages;
 }
 const pages = htmlPages(siteDir);
+const firstModule = pages.find((p) => p.startsWith("_modules/") && p !== "_modules/index.html");
+const audited = (rel) => !rel.startsWith("_modules/") || rel === "_modules/index.html" || rel === firstModule;
 
 // ids of each page, for #fragment links
 const idCache = new Map();
@@ -322,8 +341,44 @@ for (const rel of pages) {
     facts.links = refs.length;
     facts.externalLinks = external;
 
+    // ---- accessibility (axe-core): critical and serious findings, but for the allowlisted ones
+    const axeStart = Date.now();
+    if (audited(rel)) await page.addScriptTag({ path: axePath });
+    const violations = !audited(rel) ? [] : await page.evaluate(async () => {
+      const r = await window.axe.run(document, { resultTypes: ["violations"] });
+      return r.violations.map((v) => ({
+        id: v.id, help: v.help,
+        nodes: v.nodes.map((n) => ({ target: n.target.flat().join(" "), impact: n.impact || v.impact })),
+      }));
+    });
+    axeSeconds += (Date.now() - axeStart) / 1000;
+    facts.axeSeconds = (Date.now() - axeStart) / 1000;
+    let allowed = 0;
+    for (const v of violations) {
+      for (const n of v.nodes) {
+        if (!["critical", "serious"].includes(n.impact)) continue;
+        const entry = axeAllow.find((a) => a.rule === v.id && a.targetRe.test(n.target) && a.pagesRe.test(rel));
+        if (entry) {
+          entry.used++;
+          allowed++;
+        } else {
+          problems.push(`accessibility (axe ${v.id}, ${n.impact}): ${n.target}: ${v.help}`);
+        }
+      }
+    }
+    facts.axe = allowed;
+
     await page.evaluate(() => window.scrollTo(0, 0));
     await page.screenshot({ path: path.join(shotDir, `${slug}.png`) });
+    // ---- dark mode: the first figure of a chapter, as a reader of the dark theme sees it
+    const firstFigure = await page.$("figure img");
+    if (expected) {
+      await page.evaluate(() => { document.documentElement.dataset.theme = "dark"; document.documentElement.dataset.mode = "dark"; });
+      if (firstFigure) {
+        await firstFigure.scrollIntoViewIfNeeded();
+        await page.screenshot({ path: path.join(shotDir, `${slug}--dark.png`) });
+      }
+    }
   } catch (err) {
     problems.push(`check aborted: ${err.message.split("\n")[0]}`);
   }
@@ -340,12 +395,15 @@ fs.rmSync(userDataDir, { recursive: true, force: true });
 let failed = 0;
 for (const r of results) {
   const f = r.facts;
-  const what = f.redirect ? `redirect to ${f.redirect}` : `math ${f.math ?? "-"}, images ${f.images ?? "-"}, figures ${f.figures ?? "-"}, widgets ${f.widgets ?? "-"}, sliders ${f.sliders ?? "-"}, links ${f.links ?? "-"}`;
+  const what = f.redirect ? `redirect to ${f.redirect}` : `math ${f.math ?? "-"}, images ${f.images ?? "-"}, figures ${f.figures ?? "-"}, widgets ${f.widgets ?? "-"}, sliders ${f.sliders ?? "-"}, links ${f.links ?? "-"}, axe allowlisted ${f.axe ?? "-"} in ${f.axeSeconds?.toFixed(1) ?? "-"} s`;
   console.log(`${r.problems.length ? "FAIL" : "ok  "} ${r.page}  (${what}; ${r.seconds.toFixed(1)} s)`);
   for (const p of r.problems) console.log(`       - ${p}`);
   if (r.problems.length) failed++;
 }
+for (const a of axeAllow) {
+  if (!a.used) console.log(`note: scripts/axe-allowlist.json: ${a.rule} ${a.target} matched nothing (remove it?)`);
+}
 const total = (Date.now() - started) / 1000;
-console.log(`check_site: ${results.length} pages, ${externalRequests.length} requests to other hosts blocked, screenshots in ${path.relative(process.cwd(), shotDir) || shotDir}, ${total.toFixed(1)} s`);
+console.log(`check_site: ${results.length} pages, ${externalRequests.length} requests to other hosts blocked, screenshots in ${path.relative(process.cwd(), shotDir) || shotDir}, ${total.toFixed(1)} s (accessibility audit ${axeSeconds.toFixed(1)} s)`);
 console.log(`site: ${results.length - failed} passed, ${failed} failed`);
 process.exit(failed ? 1 : 0);

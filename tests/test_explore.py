@@ -207,3 +207,22 @@ def test_progress_switch(monkeypatch):
     with quiet():
         assert not progress_enabled()
     assert progress_enabled()
+
+
+def test_frame_slider_is_labelled_and_announces_its_value():
+    html = explore.frame_slider(
+        _draw, [0.5, 1.0], "k", default_index=1, fmt="{:.1f}", alt="A parabola <scaled> by k."
+    ).data
+    uid = re.search(r'id="(ld-[0-9a-f]+)"', html).group(1)
+    # the visible label names the input (label for=id), so its accessible name is "k = 1.0"
+    assert f'<label for="{uid}-range"' in html and f'id="{uid}-range"' in html
+    assert 'aria-valuetext="1.0"' in html and 'aria-live="polite"' in html
+    assert 'role="group" aria-label="k explorer"' in html
+    # the frame's text alternative describes it and names the value, escaped; the script updates both
+    assert 'alt="A parabola &lt;scaled&gt; by k, k = 1.0"' in html
+    alts = json.loads(re.search(r"var alts = (\[.*?\]);", html).group(1))
+    assert alts == ["A parabola <scaled> by k, k = 0.5", "A parabola <scaled> by k, k = 1.0"]
+    assert 'setAttribute("aria-valuetext"' in html and "img.alt = alts[this.value]" in html
+    # no file-name-like or empty alternative without a description either
+    plain = explore.frame_slider(_draw, [1.0], "k").data
+    assert 'alt="Explorer figure for k, k = 1.0"' in plain

@@ -78,3 +78,36 @@ def test_source_view_lists_only_modules_whose_source_it_read():
     app = SimpleNamespace(builder=SimpleNamespace(env=env), config=SimpleNamespace(autodoc_mock_imports=["torch"]))
     assert site._drop_unreadable_source_modules(app) == []
     assert modules == {"lindiff.train": entry, "torchvision": entry}
+
+
+def test_page_body_fixes_for_the_accessibility_audit():
+    """myst-nb's toggles are named by their text, the bibliography is no ARIA list, no link in a dropdown title."""
+    body = (
+        '<summary aria-label="Toggle hidden content">\n<p>Show code cell source</p></summary>'
+        '<div role="list" class="citation-list">\n<div class="citation" id="id6" role="doc-biblioentry">x</div></div>'
+        '<summary class="sd-summary-title sd-card-header"><span>The code of equation '
+        '<a class="reference internal" href="#equation-eq-x">(14)</a></span></summary>'
+        '<p>keep <a href="#y">this link</a></p>'
+    )
+    context = {"body": body}
+    site._accessible_body(None, "book/x", "page.html", context, None)
+    out = context["body"]
+    assert "<summary>\n<p>Show code cell source</p>" in out and "Toggle hidden content" not in out
+    assert '<div class="citation-list">' in out and 'role="list"' not in out and "doc-biblioentry" not in out
+    assert '<div class="citation" id="id6">x</div>' in out
+    assert "The code of equation <span>(14)</span></span></summary>" in out
+    assert '<a href="#y">this link</a>' in out  # links outside dropdown titles stay
+
+
+def test_theme_overrides_and_css_are_registered():
+    config = SimpleNamespace(templates_path=["_templates"], html_static_path=["_site_assets"])
+    site._add_templates(None, config)
+    assert config.templates_path[0] == site._TEMPLATES and Path(site._TEMPLATES, "theme-switcher.html").is_file()
+    assert config.html_static_path[-1] == site._STATIC and Path(site._STATIC, "lindiff-a11y.css").is_file()
+    site._add_templates(None, config)  # idempotent
+    assert config.templates_path.count(site._TEMPLATES) == 1
+    # the overrides drop the aria-label that hid the visible text, and keep the theme's classes
+    search = Path(site._TEMPLATES, "search-button-field.html").read_text().split("#}")[-1]
+    assert "aria-label" not in search and "search-button__button" in search
+    switch = Path(site._TEMPLATES, "theme-switcher.html").read_text().split("#}")[-1]
+    assert "aria-label" not in switch and 'class="visually-hidden"' in switch and "theme-switch-button" in switch

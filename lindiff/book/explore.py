@@ -177,7 +177,7 @@ def _script_json(value) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def frame_slider(draw, values, label: str, *, default_index: int = 0, fmt: str = "{}", dpi: int = 72):
+def frame_slider(draw, values, label: str, *, default_index: int = 0, fmt: str = "{}", dpi: int = 72, alt: str = ""):
     """A kernel-free explorer: one pre-rendered frame per value and a JavaScript range slider.
 
     Parameters
@@ -195,12 +195,17 @@ def frame_slider(draw, values, label: str, *, default_index: int = 0, fmt: str =
         Format of the value beside the slider, e.g. ``"{:.2g}"``.
     dpi : int
         Resolution of the frames.
+    alt : str
+        What the frames show, in a sentence: the frame's text alternative is this sentence and
+        the parameter's current value (without it, a generic one).
 
     Returns
     -------
     IPython.display.HTML
         Self-contained HTML (frames as inline PNG data URIs); renders in the built book and in
-        trusted notebooks, and keeps its arrow keys from JupyterLab's shortcuts.
+        trusted notebooks, and keeps its arrow keys from JupyterLab's shortcuts. The slider is a
+        native range input (arrow keys, Home, End, Page Up/Down) whose accessible value
+        (``aria-valuetext``) is the shown value; the value beside it is a polite live region.
     """
     from IPython.display import HTML
 
@@ -217,20 +222,28 @@ def frame_slider(draw, values, label: str, *, default_index: int = 0, fmt: str =
     shown = [fmt.format(v) for v in values]
     uid = "ld-" + hashlib.sha1("|".join([label, *shown, *frames]).encode()).hexdigest()[:10]
     name = html.escape(label)
-    return HTML(f"""<div class="lindiff-frame-slider" id="{uid}">
-<label style="display: block">{name} = <span class="ld-value">{html.escape(shown[default_index])}</span><br>
-<input type="range" class="ld-range" data-lm-suppress-shortcuts="true" min="0" max="{len(frames) - 1}" \
-step="1" value="{default_index}" aria-label="{name}" style="width: 60%"></label><br>
-<img class="ld-frame" src="{frames[default_index]}" alt="{name} explorer frame" style="max-width: 100%">
+    what = (alt.strip().rstrip(".") or f"Explorer figure for {label}") + f", {label} = "
+    alts = [what + v for v in shown]
+    return HTML(f"""<div class="lindiff-frame-slider" id="{uid}" role="group" aria-label="{name} explorer">
+<label for="{uid}-range" style="display: block">{name} = \
+<span class="ld-value" aria-live="polite">{html.escape(shown[default_index])}</span></label>
+<input type="range" id="{uid}-range" class="ld-range" data-lm-suppress-shortcuts="true" min="0" \
+max="{len(frames) - 1}" step="1" value="{default_index}" aria-valuetext="{html.escape(shown[default_index])}" \
+style="width: 60%"><br>
+<img class="ld-frame" src="{frames[default_index]}" alt="{html.escape(alts[default_index])}" style="max-width: 100%">
 <script>
 (function() {{
   var root = document.getElementById("{uid}");
   var frames = {_script_json(frames)};
   var shown = {_script_json(shown)};
+  var alts = {_script_json(alts)};
   var range = root.querySelector(".ld-range");
   range.addEventListener("input", function() {{
-    root.querySelector(".ld-frame").src = frames[this.value];
+    var img = root.querySelector(".ld-frame");
+    img.src = frames[this.value];
+    img.alt = alts[this.value];
     root.querySelector(".ld-value").textContent = shown[this.value];
+    this.setAttribute("aria-valuetext", shown[this.value]);
   }});
 }})();
 </script>
