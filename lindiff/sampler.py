@@ -505,7 +505,7 @@ def paired_sampler_difference_law(weights_a, biases_a, weights_b, biases_b, sche
 
     from C_aa = C_bb = C_ab = Id at t = T (s = sigma_t^2; the same u_T for both), so that the paired
     difference is Gaussian with mean m_a - m_b and covariance C_aa + C_bb - C_ab - C_ab^T. Its mean
-    squared length is |m_a - m_b|^2 + tr(cov). This is the linear model's version of Kadkhodaie et al.'s
+    squared length is ``||m_a - m_b||^2 + tr(cov)``. This is the linear model's version of Kadkhodaie et al.'s
     test: two models fitted to disjoint training sets, sampled from the same noise.
 
     Parameters
