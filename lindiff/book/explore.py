@@ -71,6 +71,61 @@ def render_png(draw, params: dict, dpi: int) -> bytes:
     return buf.getvalue()
 
 
+# Frames are rendered at this many times the explorer's dpi and shown at its dpi.
+_SHARPNESS = 2
+
+# JupyterLab's notebook shortcuts (ArrowUp/Down move the active cell, letters collapse headings...)
+# take the keys a focused control needs unless an ancestor carries `data-lm-suppress-shortcuts`;
+# a widget cannot set an attribute, so a hidden image that fails to load sets it on the explorer.
+_KEEP_KEYS = (
+    '<img src="data:," alt="" style="display: none" onerror="(function keep(img, n) {'
+    "var box = img.closest('.lindiff-explorer');"
+    "if (box) box.setAttribute('data-lm-suppress-shortcuts', 'true');"
+    "else if (n < 50) setTimeout(keep, 100, img, n + 1);"
+    '})(this, 0)">'
+)
+
+
+def _png_width(png: bytes) -> int:
+    """Width in pixels of a PNG (from its IHDR chunk)."""
+    return int.from_bytes(png[16:20], "big")
+
+
+def _typable(slider):
+    """A selection slider with a text box that takes a typed value: the nearest option is used and shown.
+
+    ipywidgets' own readout of a selection slider is editable but ignores what is typed.
+    """
+    slider.readout = False
+    box = widgets.Text(continuous_update=False, layout=widgets.Layout(width="7em"))
+    box.add_class("lindiff-readout")
+
+    def show(_=None):
+        box.value = slider.label
+
+    def typed(change):
+        text = change["new"].strip()
+        labels = list(slider._options_labels)
+        if text in labels:
+            slider.index = labels.index(text)
+        else:
+            try:
+                x = float(text)
+                values = [float(v) for v in slider._options_values]
+            except (TypeError, ValueError):
+                show()  # not a number: the box shows the value in use again
+                return
+            slider.index = min(range(len(values)), key=lambda i: (abs(values[i] - x), i))
+        show()
+
+    show()
+    slider.observe(show, names="index")
+    box.observe(typed, names="value")
+    row = widgets.HBox([slider, box])
+    row.add_class("lindiff-selection-row")
+    return row
+
+
 class Explorer(widgets.VBox):
     """Controls above a figure that is redrawn, off the message threads, when a control changes.
 
@@ -88,12 +143,21 @@ class Explorer(widgets.VBox):
         self._error = widgets.HTML(layout=widgets.Layout(display="none"))
         self._state = threading.Lock()
         self._due = self._scheduled = False
-        super().__init__([*controls.values(), self._image, self._error])
+        rows = [
+            _typable(control) if isinstance(control, widgets.SelectionSlider) else control
+            for control in controls.values()
+        ]
+        super().__init__([*rows, self._image, self._error, widgets.HTML(_KEEP_KEYS)])
         self.add_class("lindiff-explorer")
         # the first frame, before the cell's output appears; an error here fails the cell
-        self._image.value = render_png(draw, self.params, dpi)
+        self._set_image(render_png(draw, self.params, _SHARPNESS * dpi))
         for control in controls.values():
             control.observe(self._changed, names="value")
+
+    def _set_image(self, png: bytes) -> None:
+        # drawn at _SHARPNESS times the resolution, shown at `dpi` (sharp on high-density screens)
+        self._image.value = png
+        self._image.width = str(round(_png_width(png) / _SHARPNESS))
 
     @property
     def params(self) -> dict:
@@ -124,12 +188,12 @@ class Explorer(widgets.VBox):
 
     def _show(self) -> None:
         try:
-            png = render_png(self._draw, self.params, self._dpi)
+            png = render_png(self._draw, self.params, _SHARPNESS * self._dpi)
         except Exception:  # shown to the reader, like a cell's traceback
             self._error.value = f"<pre>{html.escape(traceback.format_exc())}</pre>"
             self._error.layout.display = None
             return
-        self._image.value = png
+        self._set_image(png)
         self._error.layout.display = "none"
 
 
@@ -141,7 +205,8 @@ def interactive(draw, *, dpi: int = 100, **controls) -> Explorer:
     draw : callable
         ``draw(**params) -> matplotlib.figure.Figure``, built without pyplot (see the module).
     dpi : int
-        Resolution of the figure.
+        Resolution at which the figure is shown; it is drawn at twice that, to stay sharp on
+        high-density screens.
     **controls
         One per parameter of ``draw``: an ipywidgets widget (its ``value`` is the starting value),
         or an ipywidgets abbreviation such as ``N=(2, 200, 1)`` or ``k=[0, 1, 2]``, which starts at
@@ -169,7 +234,7 @@ def interactive(draw, *, dpi: int = 100, **controls) -> Explorer:
     return Explorer(draw, built, dpi)
 
 
-def frame_slider(draw, values, label: str, *, default_index: int = 0, fmt: str = "{}", dpi: int = 72):
+def frame_slider(draw, values, label: str, *, default_index: int = 0, fmt: str = "{}", dpi: int = 100):
     """A kernel-free explorer: one pre-rendered frame per value and a JavaScript range slider.
 
     Parameters
