@@ -159,6 +159,9 @@ def test_a_selection_slider_takes_a_typed_value_and_shows_the_option_used():
     assert box.value == "10"
     _wait_drawn(w)
     assert w.params["n"] == 10
+    # the first option as the starting value is shown too (ipywidgets leaves its label empty)
+    first = explore.interactive(_draw_math, k=widgets.SelectionSlider(options=[0.0, 1e-3], value=0.0))
+    assert first.children[0].children[1].value == "0.0"
 
 
 def test_interactive_rejects_no_controls_bad_abbreviations_and_a_broken_first_frame():

@@ -101,7 +101,8 @@ def _typable(slider):
     box.add_class("lindiff-readout")
 
     def show(_=None):
-        box.value = slider.label
+        # (not slider.label: ipywidgets leaves it empty while the first option is the starting value)
+        box.value = slider._options_labels[slider.index]
 
     def typed(change):
         text = change["new"].strip()
