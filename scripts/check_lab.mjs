@@ -231,6 +231,9 @@ async function checkNotebook(name) {
           .filter((t) => /^[A-Za-z_]\w*:[,.]?\d*[a-z%]$/.test(t)),
         emptyDropdowns: [...document.querySelectorAll(".jp-MarkdownCell details")].filter((d) => !d.querySelector(".details-body, .myst-dropdown-body")?.textContent.trim())
           .map((d) => d.querySelector("summary")?.textContent.trim()),
+        // an {eq} whose label Lab cannot find (another chapter's) shows as a bare label with a warning sign
+        unresolved: [...document.querySelectorAll(".jp-MarkdownCell .myst [title='Cross Reference Not Found']")].map((e) => e.textContent.trim()),
+        citations: document.querySelectorAll(".jp-MarkdownCell .myst [title='Citation Not Found']").length,
         links: [...document.querySelectorAll(".jp-MarkdownCell .myst a[href]")].map((a) => a.getAttribute("href"))
           .filter((h) => /\/files\/\d\d_[a-z_]+(\?|#|$)/.test(h)),
       };
@@ -238,6 +241,9 @@ async function checkNotebook(name) {
     for (const r of [...new Set(myst.roles)].slice(0, 5)) problems.push(`Python role shown raw in Lab: ${r}`);
     // glued values: Lab cannot know them (myst_nb.glue writes them for the site only); counted, not failed
     if (myst.glue.length) facts.notes.push(`${myst.glue.length} glued values shown as their names in Lab, e.g. ${[...new Set(myst.glue)].slice(0, 3).join(", ")}`);
+    for (const u of [...new Set(myst.unresolved)].slice(0, 5)) problems.push(`cross-reference Lab cannot resolve: ${u}`);
+    // citations: jupyterlab-myst reads no references.bib; the key shows (with a warning sign); counted, not failed
+    if (myst.citations) facts.notes.push(`${myst.citations} citations shown as their keys in Lab`);
     for (const d of myst.emptyDropdowns.slice(0, 5)) problems.push(`empty dropdown in Lab: ${d}`);
     for (const l of myst.links.slice(0, 5)) problems.push(`link to a chapter without .ipynb (404 in Lab): ${l}`);
     const cells = JSON.parse(fs.readFileSync(path.join(dirs.notebooks, name), "utf8")).cells;
