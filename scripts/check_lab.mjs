@@ -3,7 +3,8 @@
 // (widget messages over kernel subshells), driven by headless Chromium (Debian's /usr/bin/chromium,
 // through playwright-core).
 //
-//   node scripts/check_lab.mjs [NOTEBOOK ...]     (default: chapters 2, 5 and 6 in book/)
+//   node scripts/check_lab.mjs [NOTEBOOK ...]     (default: chapters 2, 5 and 6 in book/, and
+//                                                  tests/lab/explorer_keys.ipynb: dropdowns)
 //
 // Starts JupyterLab from .venv on 127.0.0.1 with a random token, in a temporary folder that holds
 // copies of the notebooks (the chapters in book/ are never written) and its own Jupyter settings,
@@ -33,8 +34,8 @@ import { browserPath, launchChromium } from "./chromium.mjs";
 const started = Date.now();
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const jupyter = path.join(root, ".venv", "bin", "jupyter");
-const notebooks = (process.argv.length > 2 ? process.argv.slice(2) : ["02_linear_model", "05_real_images", "06_early_stopping"]
-  .map((n) => path.join(root, "book", `${n}.ipynb`))).map((p) => path.resolve(p));
+const notebooks = (process.argv.length > 2 ? process.argv.slice(2) : [...["02_linear_model", "05_real_images", "06_early_stopping"]
+  .map((n) => path.join(root, "book", `${n}.ipynb`)), path.join(root, "tests", "lab", "explorer_keys.ipynb")]).map((p) => path.resolve(p));
 const TYPED_IN_A_ROW = 20;
 const runAllTimeoutMs = 300_000;
 const drawTimeoutMs = 60_000;

@@ -74,14 +74,22 @@ def render_png(draw, params: dict, dpi: int) -> bytes:
 # Frames are rendered at this many times the explorer's dpi and shown at its dpi.
 _SHARPNESS = 2
 
-# JupyterLab's notebook shortcuts (ArrowUp/Down move the active cell, letters collapse headings...)
-# take the keys a focused control needs unless an ancestor carries `data-lm-suppress-shortcuts`;
-# a widget cannot set an attribute, so a hidden image that fails to load sets it on the explorer.
+# JupyterLab's notebook shortcuts (ArrowUp/Down move the active cell, letters fold headings...) take
+# a key from a focused control unless the focused element itself, or an element between it and the
+# node the shortcut's selector matches, carries `data-lm-suppress-shortcuts` (Lumino stops there); a
+# selector such as ".jp-Notebook.jp-mod-commandMode :focus" matches the focused element itself. A
+# widget cannot set an attribute, so a hidden image that fails to load marks each control of the
+# explorer as it takes the focus.
 _KEEP_KEYS = (
     '<img src="data:," alt="" style="display: none" onerror="(function keep(img, n) {'
     "var box = img.closest('.lindiff-explorer');"
-    "if (box) box.setAttribute('data-lm-suppress-shortcuts', 'true');"
-    "else if (n < 50) setTimeout(keep, 100, img, n + 1);"
+    "if (!box) { if (n < 50) setTimeout(keep, 100, img, n + 1); return; }"
+    "if (box.dataset.ldKeys) return;"
+    "box.dataset.ldKeys = 'kept';"
+    "var mark = function (el) { el.setAttribute('data-lm-suppress-shortcuts', 'true'); };"
+    "mark(box);"
+    "box.addEventListener('focusin', function (e) { mark(e.target); });"
+    "if (box.contains(document.activeElement)) mark(document.activeElement);"
     '})(this, 0)">'
 )
 
