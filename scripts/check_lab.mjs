@@ -409,7 +409,11 @@ async function openPage(workspace, name, problems) {
   const page = await context.newPage();
   page.setDefaultTimeout(30_000);
   page.on("pageerror", (err) => {
-    // a JupyterLab bug of its own, in the cell toolbar's layout, on any notebook with markdown cells
+    // not ours, and no failure: jupyterlab-myst renders a markdown cell asynchronously (it calls
+    // inputArea.renderInput only once its MyST widget has rendered), and Lab's cell toolbar, checking
+    // whether the active cell overlaps it (_markdownOverlapsToolbar), reads inputArea.renderedInput.node
+    // meanwhile: "Cannot read properties of undefined (reading 'node')" when a markdown cell becomes
+    // the active one while it renders (Notebook 7 has the same toolbar)
     if (/_markdownOverlapsToolbar/.test(err.stack)) return;
     problems.push(`JavaScript error: ${err.message.split("\n")[0]} (${(err.stack || "").split("\n").slice(1, 3).join(" ").trim().slice(0, 200)})`);
   });
