@@ -42,10 +42,48 @@ def quiet():
 def progress(iterable, **kwargs):
     """``tqdm.auto.tqdm(iterable, **kwargs)``, disabled when progress bars are switched off.
 
-    Without tqdm installed, returns ``iterable`` unchanged.
+    Without tqdm installed, returns ``iterable`` unchanged. In a notebook, a bar that closes
+    (``leave=False``, the default here) takes its output with it: tqdm only closes the widget, and a
+    saved notebook would keep a view of a widget that no longer exists ("Error displaying widget:
+    model not found" when it is reopened).
     """
     if tqdm is None:
         return iterable
     kwargs.setdefault("disable", not progress_enabled())
     kwargs.setdefault("leave", False)
+    bar = _notebook_bar()
+    if bar is not None and not kwargs["disable"] and not kwargs.get("delay"):
+        return bar(iterable, **kwargs)
     return tqdm(iterable, **kwargs)
+
+
+_NOTEBOOK_BAR = []
+
+
+def _notebook_bar():
+    """The notebook bar class that removes its output when it closes, or None outside a notebook."""
+    if not _NOTEBOOK_BAR:
+        try:
+            from tqdm.notebook import tqdm as notebook_tqdm
+        except ImportError:
+            notebook_tqdm = None
+        if notebook_tqdm is None or not issubclass(tqdm, notebook_tqdm):
+            _NOTEBOOK_BAR.append(None)
+        else:
+            from IPython.display import display
+
+            class _Bar(tqdm):
+                def __init__(self, *args, **kwargs):
+                    super().__init__(*args, display=False, **kwargs)
+                    self._handle = display(self.container, display_id=True)
+                    self.displayed = True
+
+                def close(self):
+                    closing = not self.disable and not getattr(self, "_closed_output", False)
+                    super().close()
+                    if closing and not self.leave and self.container.children[1].bar_style != "danger":
+                        self._closed_output = True
+                        self._handle.update({"text/plain": ""}, raw=True)
+
+            _NOTEBOOK_BAR.append(_Bar)
+    return _NOTEBOOK_BAR[0]

@@ -3,7 +3,8 @@
 // (widget messages over kernel subshells), driven by headless Chromium (Debian's /usr/bin/chromium,
 // through playwright-core).
 //
-//   node scripts/check_lab.mjs [NOTEBOOK ...]     (default: chapters 2, 5 and 6 in book/)
+//   node scripts/check_lab.mjs [NOTEBOOK ...]     (default: chapters 2, 5 and 6 in book/, and
+//                                                  tests/lab/explorer_keys.ipynb: dropdowns)
 //
 // Starts JupyterLab from .venv on 127.0.0.1 with a random token, in a temporary folder that holds
 // copies of the notebooks (the chapters in book/ are never written) and its own Jupyter settings,
@@ -33,8 +34,8 @@ import { browserPath, launchChromium } from "./chromium.mjs";
 const started = Date.now();
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const jupyter = path.join(root, ".venv", "bin", "jupyter");
-const notebooks = (process.argv.length > 2 ? process.argv.slice(2) : ["02_linear_model", "05_real_images", "06_early_stopping"]
-  .map((n) => path.join(root, "book", `${n}.ipynb`))).map((p) => path.resolve(p));
+const notebooks = (process.argv.length > 2 ? process.argv.slice(2) : [...["02_linear_model", "05_real_images", "06_early_stopping"]
+  .map((n) => path.join(root, "book", `${n}.ipynb`)), path.join(root, "tests", "lab", "explorer_keys.ipynb")]).map((p) => path.resolve(p));
 const TYPED_IN_A_ROW = 20;
 const runAllTimeoutMs = 300_000;
 const drawTimeoutMs = 60_000;
@@ -68,6 +69,8 @@ const env = {
   JUPYTER_CONFIG_DIR: dirs.config, JUPYTER_DATA_DIR: dirs.data, JUPYTER_RUNTIME_DIR: dirs.runtime,
   JUPYTERLAB_SETTINGS_DIR: dirs.settings, JUPYTERLAB_WORKSPACES_DIR: dirs.workspaces, IPYTHONDIR: dirs.ipython,
   LINDIFF_DATA_DIR: process.env.LINDIFF_DATA_DIR || path.resolve(root, "..", "shared", "data"),
+  // the project's Lab settings (jupyter/labconfig: widget state saved with the notebook), as setup.sh installs them
+  JUPYTER_CONFIG_PATH: [path.join(root, "jupyter"), process.env.JUPYTER_CONFIG_PATH].filter(Boolean).join(path.delimiter),
 };
 delete env.LINDIFF_PROGRESS; // progress bars on, as a reader has them
 const args = ["lab", "--no-browser", "--ServerApp.ip=127.0.0.1", `--ServerApp.port=${port}`, "--ServerApp.port_retries=0",
@@ -147,7 +150,7 @@ for (const r of results) {
   const f = r.facts;
   console.log(`${r.problems.length ? "FAIL" : "ok  "} ${r.notebook}  (run all ${f.runAll ?? "-"} s, explorers ${f.explorers ?? "-"}, `
     + `changes ${f.changes ?? "-"}, typed ${f.typed ?? "-"}, redraw ${f.redraw ?? "-"}, frame sliders ${f.sliders ?? "-"}, `
-    + `errors seen ${f.errorsSeen ?? "-"}, markdown cells ${f.markdown ?? "-"}; ${r.seconds.toFixed(1)} s)`);
+    + `errors seen ${f.errorsSeen ?? "-"}, markdown cells ${f.markdown ?? "-"}, reopened: ${f.reopened ?? "-"}; ${r.seconds.toFixed(1)} s)`);
   for (const s of f.starts || []) console.log(`       starts at ${s}`);
   for (const s of f.notes || []) console.log(`       note: ${s}`);
   for (const p of r.problems) console.log(`       - ${p}`);
@@ -162,17 +165,9 @@ async function checkNotebook(name) {
   const nbStart = Date.now();
   const problems = [];
   const facts = {};
-  const page = await context.newPage();
-  page.setDefaultTimeout(30_000);
-  page.on("pageerror", (err) => {
-    // a JupyterLab bug of its own, in the cell toolbar's layout, on any notebook with markdown cells
-    if (/_markdownOverlapsToolbar/.test(err.stack)) return;
-    problems.push(`JavaScript error: ${err.message.split("\n")[0]}`);
-  });
   const slug = name.replace(/\.ipynb$/, "");
+  let page = await openPage(slug, name, problems);
   try {
-    // a workspace of its own, so that Lab reopens no earlier notebook
-    await page.goto(`${origin}/lab/workspaces/${encodeURIComponent(slug)}/tree/${encodeURIComponent(name)}?token=${token}`, { waitUntil: "load" });
     await page.locator(".jp-NotebookPanel .jp-Cell").first().waitFor({ timeout: 90_000 });
     // Lab may ask which kernel to start; a reader accepts the one the notebook names
     for (let t0 = Date.now(); ;) {
@@ -205,9 +200,13 @@ async function checkNotebook(name) {
     await page.locator(".lm-MenuBar-itemLabel", { hasText: /^Run$/ }).click();
     await page.locator(".lm-Menu-itemLabel", { hasText: /^Run All Cells$/ }).click();
     // the stored outputs carry execution counts already: wait for the queued cells' [*], then for none
-    const prompts = () => [...document.querySelectorAll(".jp-NotebookPanel .jp-CodeCell .jp-InputPrompt")].map((p) => p.textContent);
+    // (a cell with its input folded, jupyter.source_hidden, shows an empty prompt)
+    const prompts = () => [...document.querySelectorAll(".jp-NotebookPanel .jp-CodeCell .jp-InputPrompt")].map((p) => p.textContent).filter((t) => t.trim() !== "");
     await page.waitForFunction(`(${prompts})().some((p) => p.includes("*"))`, null, { timeout: 30_000, polling: 50 });
-    await page.waitForFunction(`(${prompts})().every((p) => /\\[\\d+\\]/.test(p))`, null, { timeout: runAllTimeoutMs, polling: 500 });
+    // ... or for an error output that stopped the run (the cells after it stay unnumbered)
+    await page.waitForFunction(`(${prompts})().every((p) => /\\[\\d+\\]/.test(p)) || (!(${prompts})().some((p) => p.includes("*"))
+      && document.querySelector(".jp-NotebookPanel .jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"))`,
+    null, { timeout: runAllTimeoutMs, polling: 500 });
     await kernelIdle(page, 60_000);
     facts.runAll = ((Date.now() - runStart) / 1000).toFixed(1);
     const cellErrors = await page.evaluate(() => [...document.querySelectorAll(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")]
@@ -219,7 +218,35 @@ async function checkNotebook(name) {
     const raw = await page.evaluate(() => [...document.querySelectorAll(".jp-MarkdownCell .myst, .jp-MarkdownCell .jp-RenderedMarkdown")]
       .map((e) => e.textContent).join("\n").match(/\{[a-z]+(:[a-z]+)?\}`[^`]*`/g) || []);
     facts.markdown = await page.locator(".jp-MarkdownCell .myst").count();
+    facts.notes = [];
     for (const r of [...new Set(raw)].slice(0, 5)) problems.push(`raw MyST role in rendered markdown: ${r}`);
+    // what jupyterlab-myst shows of a construct it does not know: a Python role's title and target
+    // ("weights <lindiff.LinearDiffusion.weights>", "~lindiff.x"), a glued value's name and format
+    // ("sqrt_beta_1:.4f"), an empty dropdown (a literalinclude in it); a link to a chapter without .ipynb
+    const myst = await page.evaluate(() => {
+      const cells = [...document.querySelectorAll(".jp-MarkdownCell .myst")];
+      const text = cells.map((e) => e.textContent).join("\n");
+      return {
+        roles: text.match(/\S+ <lindiff\.[\w.]+>|~lindiff\.[\w.]+/g) || [],
+        glue: [...document.querySelectorAll(".jp-MarkdownCell .myst span:not([class])")].map((e) => e.textContent)
+          .filter((t) => /^[A-Za-z_]\w*:[,.]?\d*[a-z%]$/.test(t)),
+        emptyDropdowns: [...document.querySelectorAll(".jp-MarkdownCell details")].filter((d) => !d.querySelector(".details-body, .myst-dropdown-body")?.textContent.trim())
+          .map((d) => d.querySelector("summary")?.textContent.trim()),
+        // an {eq} whose label Lab cannot find (another chapter's) shows as a bare label with a warning sign
+        unresolved: [...document.querySelectorAll(".jp-MarkdownCell .myst [title='Cross Reference Not Found']")].map((e) => e.textContent.trim()),
+        citations: document.querySelectorAll(".jp-MarkdownCell .myst [title='Citation Not Found']").length,
+        links: [...document.querySelectorAll(".jp-MarkdownCell .myst a[href]")].map((a) => a.getAttribute("href"))
+          .filter((h) => /\/files\/\d\d_[a-z_]+(\?|#|$)/.test(h)),
+      };
+    });
+    for (const r of [...new Set(myst.roles)].slice(0, 5)) problems.push(`Python role shown raw in Lab: ${r}`);
+    // glued values: Lab cannot know them (myst_nb.glue writes them for the site only); counted, not failed
+    if (myst.glue.length) facts.notes.push(`${myst.glue.length} glued values shown as their names in Lab, e.g. ${[...new Set(myst.glue)].slice(0, 3).join(", ")}`);
+    for (const u of [...new Set(myst.unresolved)].slice(0, 5)) problems.push(`cross-reference Lab cannot resolve: ${u}`);
+    // citations: jupyterlab-myst reads no references.bib; the key shows (with a warning sign); counted, not failed
+    if (myst.citations) facts.notes.push(`${myst.citations} citations shown as their keys in Lab`);
+    for (const d of myst.emptyDropdowns.slice(0, 5)) problems.push(`empty dropdown in Lab: ${d}`);
+    for (const l of myst.links.slice(0, 5)) problems.push(`link to a chapter without .ipynb (404 in Lab): ${l}`);
     const cells = JSON.parse(fs.readFileSync(path.join(dirs.notebooks, name), "utf8")).cells;
     const nMarkdown = cells.filter((c) => c.cell_type === "markdown").length;
     if (facts.markdown !== nMarkdown) problems.push(`${facts.markdown} of ${nMarkdown} markdown cells rendered by jupyterlab-myst (.myst)`);
@@ -232,7 +259,6 @@ async function checkNotebook(name) {
     facts.changes = 0;
     facts.typed = 0;
     facts.starts = [];
-    facts.notes = [];
     const redraws = [];
     for (let i = 0; i < facts.explorers; i++) {
       const ex = explorers.nth(i);
@@ -275,8 +301,10 @@ async function checkNotebook(name) {
         await after(`drag of ${name_}`);
         // arrow key: back towards the middle, one step
         await handle.focus();
+        const lab0 = await labState(page);
         await page.keyboard.press(x1 > x0 ? "ArrowLeft" : "ArrowRight");
         await after(`arrow key on ${name_}`);
+        await keysKept(page, lab0, `arrow key on ${name_}`, problems);
         // typing into the readout box, far from the current value (a selection slider's readout
         // is editable but ignores what is typed: ipywidgets 8)
         const at = await handle.evaluate((h) => (h.ariaValueNow - h.ariaValueMin) / (h.ariaValueMax - h.ariaValueMin));
@@ -296,8 +324,10 @@ async function checkNotebook(name) {
         await after(`selection in dropdown ${s + 1}`);
         await select.focus();
         const key = (await select.evaluate((el) => el.selectedIndex)) > 0 ? "ArrowUp" : "ArrowDown";
+        const lab0 = await labState(page);
         await page.keyboard.press(key);
         await after(`arrow key in dropdown ${s + 1}`);
+        await keysKept(page, lab0, `${key} in dropdown ${s + 1}`, problems);
       }
       for (let s = 0; s < await toggles.count(); s++) {
         const buttons = toggles.nth(s).locator("button:not(.mod-active)");
@@ -336,6 +366,35 @@ async function checkNotebook(name) {
     const seen = await page.evaluate(() => window.__ldErrors);
     facts.errorsSeen = seen.length;
     for (const e of [...new Set(seen)].slice(0, 5)) problems.push(`error shown: ${e.replace(/\s+/g, " ").slice(0, 240)}`);
+
+    // ---- reopened: save as a reader's Ctrl+S does, stop the kernel, close the tab, open the notebook
+    // again; each explorer must show as a widget (its state saved with the notebook) or as its
+    // one-line note, never as "model not found"
+    const reopenStart = Date.now();
+    await page.locator(".jp-NotebookPanel .jp-Cell").first().click({ position: { x: 2, y: 2 } });
+    await page.keyboard.press("Escape");
+    await page.keyboard.press("Control+s");
+    await page.waitForFunction(() => !document.querySelector(".jp-NotebookPanel.jp-mod-dirty, .lm-TabBar-tab.jp-mod-dirty"), null, { timeout: 30_000 });
+    const saved = JSON.parse(fs.readFileSync(path.join(dirs.notebooks, name), "utf8"));
+    facts.stateSaved = Boolean(saved.metadata?.widgets?.["application/vnd.jupyter.widget-state+json"]);
+    for (const k of (await api("GET", "/api/kernels").catch(() => [])) || []) await api("DELETE", `/api/kernels/${k.id}`).catch(() => {});
+    await page.close();
+    page = await openPage(`${slug}-reopened`, name, problems);
+    await page.locator(".jp-NotebookPanel .jp-Cell").first().waitFor({ timeout: 90_000 });
+    await page.waitForFunction((n) => document.querySelectorAll(".jp-NotebookPanel .lindiff-explorer").length
+      + [...document.querySelectorAll(".jp-NotebookPanel .jp-OutputArea-output")].filter((o) => /\[explorer of /.test(o.textContent)).length >= n
+      || /model not found|Error displaying widget/.test(document.querySelector(".jp-NotebookPanel")?.innerText || ""),
+    expected, { timeout: 30_000, polling: 200 }).catch(() => {});
+    await sleep(1000);
+    const reopened = await page.evaluate(() => ({
+      widgets: document.querySelectorAll(".jp-NotebookPanel .lindiff-explorer").length,
+      notes: [...document.querySelectorAll(".jp-NotebookPanel .jp-OutputArea-output")].filter((o) => /\[explorer of /.test(o.textContent)).length,
+      errors: (document.querySelector(".jp-NotebookPanel")?.innerText.match(/Error displaying widget[^\n]*|model not found/g) || []),
+    }));
+    facts.reopened = `${reopened.widgets} explorers, ${reopened.notes} notes, state ${facts.stateSaved ? "saved" : "not saved"}, ${((Date.now() - reopenStart) / 1000).toFixed(1)} s`;
+    for (const e of [...new Set(reopened.errors)]) problems.push(`reopened after a save: ${e}`);
+    if (reopened.widgets + reopened.notes < expected) problems.push(`reopened after a save: ${reopened.widgets + reopened.notes} of ${expected} explorers shown as a widget or a note`);
+    await page.screenshot({ path: path.join(shotDir, `${slug}--reopened.png`) });
   } catch (err) {
     problems.push(`check aborted: ${err.message.split("\n")[0]}`);
     await page.screenshot({ path: path.join(shotDir, `${slug}--aborted.png`) }).catch(() => {});
@@ -343,6 +402,39 @@ async function checkNotebook(name) {
   await page.close();
   for (const k of (await api("GET", "/api/kernels").catch(() => [])) || []) await api("DELETE", `/api/kernels/${k.id}`).catch(() => {});
   return { notebook: name, problems: [...new Set(problems)], facts, seconds: (Date.now() - nbStart) / 1000 };
+}
+
+/** A new tab on the notebook, in a workspace of its own (so that Lab reopens no earlier notebook); page errors become problems. */
+async function openPage(workspace, name, problems) {
+  const page = await context.newPage();
+  page.setDefaultTimeout(30_000);
+  page.on("pageerror", (err) => {
+    // not ours, and no failure: jupyterlab-myst renders a markdown cell asynchronously (it calls
+    // inputArea.renderInput only once its MyST widget has rendered), and Lab's cell toolbar, checking
+    // whether the active cell overlaps it (_markdownOverlapsToolbar), reads inputArea.renderedInput.node
+    // meanwhile: "Cannot read properties of undefined (reading 'node')" when a markdown cell becomes
+    // the active one while it renders (Notebook 7 has the same toolbar)
+    if (/_markdownOverlapsToolbar/.test(err.stack)) return;
+    problems.push(`JavaScript error: ${err.message.split("\n")[0]} (${(err.stack || "").split("\n").slice(1, 3).join(" ").trim().slice(0, 200)})`);
+  });
+  await page.goto(`${origin}/lab/workspaces/${encodeURIComponent(workspace)}/tree/${encodeURIComponent(name)}?token=${token}`, { waitUntil: "load" });
+  return page;
+}
+
+/** Which cell is Lab's active one, and how many heading sections are collapsed. */
+async function labState(page) {
+  return page.evaluate(() => {
+    const cells = [...document.querySelectorAll(".jp-NotebookPanel .jp-Cell")];
+    return { active: cells.findIndex((c) => c.classList.contains("jp-mod-active")),
+      collapsed: document.querySelectorAll(".jp-NotebookPanel .jp-collapseHeadingButton[data-heading-collapsed='true']").length };
+  });
+}
+
+/** A key meant for a control must not reach Lab's notebook shortcuts (move the active cell, fold a heading). */
+async function keysKept(page, before, what, problems) {
+  const now = await labState(page);
+  if (now.active !== before.active) problems.push(`${what}: Lab moved its active cell (${before.active} -> ${now.active})`);
+  if (now.collapsed !== before.collapsed) problems.push(`${what}: Lab folded or unfolded a heading section`);
 }
 
 /** Wait until the notebook's kernel reports idle. */
@@ -356,7 +448,7 @@ async function answered(ex, last) {
   await ex.evaluate((el, last) => new Promise((resolve) => {
     const t0 = Date.now();
     const poll = async () => {
-      const img = el.querySelector("img");
+      const img = el.querySelector("img:not([src=\"data:,\"])");
       let hash = null;
       if (img) hash = await window.__ldImageHash(img);
       if (el.classList.contains("lindiff-drawing") || hash !== last || Date.now() - t0 > 20_000) resolve();
@@ -386,7 +478,7 @@ async function drawn(page, ex) {
 /** The explorer's figure as a hash of its bytes; records a problem unless it holds exactly one figure and no error. */
 async function figureState(page, ex, what, problems) {
   const state = await ex.evaluate(async (el) => {
-    const imgs = [...el.querySelectorAll("img")];
+    const imgs = [...el.querySelectorAll("img")].filter((i) => i.getAttribute("src") !== "data:,"); // not the hidden image of explore.py
     const text = el.innerText;
     if (imgs.length !== 1) return { n: imgs.length, text };
     return { n: 1, text, hash: await window.__ldImageHash(imgs[0]) };
@@ -402,6 +494,26 @@ async function figureState(page, ex, what, problems) {
  */
 async function typeInto(page, slider, frac) {
   const handle = slider.locator(".noUi-handle");
+  if (!await slider.locator(".widget-readout:visible").count()) {
+    // a selection slider from lindiff.book.explore: its readout is the text box beside it
+    const box = slider.locator("xpath=..").locator(".lindiff-readout input");
+    if (!await box.count()) return false;
+    const [lo, hi, now] = await Promise.all(["aria-valuemin", "aria-valuemax", "aria-valuenow"].map((a) => handle.getAttribute(a).then(Number)));
+    const target = Math.round(lo + frac * (hi - lo));
+    if (target === now) return false;
+    const before = await box.inputValue();
+    await box.click();
+    await page.keyboard.press("Control+A");
+    // a number that is no option's label, so that the box must snap it to the nearest option and show that
+    const typed = Number(before) === 0 ? "0.0007" : String(Number(before) * (target > now ? 3.3 : 0.31));
+    await page.keyboard.type(typed);
+    await page.keyboard.press("Enter");
+    for (let t0 = Date.now(); Date.now() - t0 < 10_000; await sleep(100)) {
+      const shown = await box.inputValue();
+      if (shown !== typed && shown !== before) return true; // snapped, and shows the option used
+    }
+    return false;
+  }
   const [lo, hi, now] = await Promise.all(["aria-valuemin", "aria-valuemax", "aria-valuenow"].map((a) => handle.getAttribute(a).then(Number)));
   const readout = slider.locator(".widget-readout");
   const readoutText = (await readout.textContent()).trim();

@@ -144,13 +144,37 @@ def test_render_png_shows_no_progress_bar_and_leaves_other_threads_alone(monkeyp
 
 def test_interactive_builds_controls_and_a_first_frame():
     w = explore.interactive(_draw_math, k=widgets.FloatSlider(value=0.5, min=0.0, max=2.0), n=[1, 2, 3])
-    k, n, image, error = w.children
+    k, n, image, error, keys = w.children
     assert (k.description, n.description) == ("k", "n")
     assert n.value == 3  # an abbreviation starts at draw's default
     assert w.params == {"k": 0.5, "n": 3}
-    assert image.value == explore.render_png(_draw_math, {"k": 0.5, "n": 3}, 100)
+    # drawn at twice the dpi, shown at the dpi's width
+    png = explore.render_png(_draw_math, {"k": 0.5, "n": 3}, 200)
+    assert image.value == png and int(image.width) == round(int.from_bytes(png[16:20], "big") / 2)
+    assert "data-lm-suppress-shortcuts" in keys.value  # the controls keep their keys in JupyterLab
     assert error.layout.display == "none"
     assert "lindiff-explorer" in w._dom_classes and "k, n" in repr(w)
+
+
+def test_a_selection_slider_takes_a_typed_value_and_shows_the_option_used():
+    sel = widgets.SelectionSlider(options=[10, 30, 100, 300], value=100)
+    w = explore.interactive(_draw_math, k=widgets.FloatSlider(value=0.5, min=0.0, max=2.0), n=sel)
+    row = w.children[1]
+    slider, box = row.children
+    assert slider is sel and not sel.readout and box.value == "100"
+    box.value = "37"  # snaps to the nearest option, and the box shows it
+    assert (sel.value, box.value) == (30, "30")
+    box.value = "1e9"
+    assert (sel.value, box.value) == (300, "300")
+    box.value = "many"  # not a number: nothing changes, the box shows the value in use
+    assert (sel.value, box.value) == (300, "300")
+    sel.value = 10  # the slider moved: the box follows
+    assert box.value == "10"
+    _wait_drawn(w)
+    assert w.params["n"] == 10
+    # the first option as the starting value is shown too (ipywidgets leaves its label empty)
+    first = explore.interactive(_draw_math, k=widgets.SelectionSlider(options=[0.0, 1e-3], value=0.0))
+    assert first.children[0].children[1].value == "0.0"
 
 
 def test_interactive_rejects_no_controls_bad_abbreviations_and_a_broken_first_frame():
@@ -178,7 +202,7 @@ def test_interactive_coalesces_rapid_changes_and_shows_the_last():
     _wait_drawn(w)
     assert len(calls) <= 4, f"{len(calls)} redraws for one drag"
     assert calls[-1] == pytest.approx(1.5)
-    assert w.children[2].value == explore.render_png(_draw_math, {"k": 1.5, "n": 2}, 100)
+    assert w.children[2].value == explore.render_png(_draw_math, {"k": 1.5, "n": 2}, 200)
 
 
 def test_interactive_shows_an_error_below_the_last_good_figure_and_recovers():

@@ -71,6 +71,70 @@ def render_png(draw, params: dict, dpi: int) -> bytes:
     return buf.getvalue()
 
 
+# Frames are rendered at this many times the explorer's dpi and shown at its dpi.
+_SHARPNESS = 2
+
+# JupyterLab's notebook shortcuts (ArrowUp/Down move the active cell, letters fold headings...) take
+# a key from a focused control unless the focused element itself, or an element between it and the
+# node the shortcut's selector matches, carries `data-lm-suppress-shortcuts` (Lumino stops there); a
+# selector such as ".jp-Notebook.jp-mod-commandMode :focus" matches the focused element itself. A
+# widget cannot set an attribute, so a hidden image that fails to load marks each control of the
+# explorer as it takes the focus.
+_KEEP_KEYS = (
+    '<img src="data:," alt="" style="display: none" onerror="(function keep(img, n) {'
+    "var box = img.closest('.lindiff-explorer');"
+    "if (!box) { if (n < 50) setTimeout(keep, 100, img, n + 1); return; }"
+    "if (box.dataset.ldKeys) return;"
+    "box.dataset.ldKeys = 'kept';"
+    "var mark = function (el) { el.setAttribute('data-lm-suppress-shortcuts', 'true'); };"
+    "mark(box);"
+    "box.addEventListener('focusin', function (e) { mark(e.target); });"
+    "if (box.contains(document.activeElement)) mark(document.activeElement);"
+    '})(this, 0)">'
+)
+
+
+def _png_width(png: bytes) -> int:
+    """Width in pixels of a PNG (from its IHDR chunk)."""
+    return int.from_bytes(png[16:20], "big")
+
+
+def _typable(slider):
+    """A selection slider with a text box that takes a typed value: the nearest option is used and shown.
+
+    ipywidgets' own readout of a selection slider is editable but ignores what is typed.
+    """
+    slider.readout = False
+    box = widgets.Text(continuous_update=False, layout=widgets.Layout(width="7em"))
+    box.add_class("lindiff-readout")
+
+    def show(_=None):
+        # (not slider.label: ipywidgets leaves it empty while the first option is the starting value)
+        box.value = slider._options_labels[slider.index]
+
+    def typed(change):
+        text = change["new"].strip()
+        labels = list(slider._options_labels)
+        if text in labels:
+            slider.index = labels.index(text)
+        else:
+            try:
+                x = float(text)
+                values = [float(v) for v in slider._options_values]
+            except (TypeError, ValueError):
+                show()  # not a number: the box shows the value in use again
+                return
+            slider.index = min(range(len(values)), key=lambda i: (abs(values[i] - x), i))
+        show()
+
+    show()
+    slider.observe(show, names="index")
+    box.observe(typed, names="value")
+    row = widgets.HBox([slider, box])
+    row.add_class("lindiff-selection-row")
+    return row
+
+
 class Explorer(widgets.VBox):
     """Controls above a figure that is redrawn, off the message threads, when a control changes.
 
@@ -88,12 +152,21 @@ class Explorer(widgets.VBox):
         self._error = widgets.HTML(layout=widgets.Layout(display="none"))
         self._state = threading.Lock()
         self._due = self._scheduled = False
-        super().__init__([*controls.values(), self._image, self._error])
+        rows = [
+            _typable(control) if isinstance(control, widgets.SelectionSlider) else control
+            for control in controls.values()
+        ]
+        super().__init__([*rows, self._image, self._error, widgets.HTML(_KEEP_KEYS)])
         self.add_class("lindiff-explorer")
         # the first frame, before the cell's output appears; an error here fails the cell
-        self._image.value = render_png(draw, self.params, dpi)
+        self._set_image(render_png(draw, self.params, _SHARPNESS * dpi))
         for control in controls.values():
             control.observe(self._changed, names="value")
+
+    def _set_image(self, png: bytes) -> None:
+        # drawn at _SHARPNESS times the resolution, shown at `dpi` (sharp on high-density screens)
+        self._image.value = png
+        self._image.width = str(round(_png_width(png) / _SHARPNESS))
 
     @property
     def params(self) -> dict:
@@ -124,12 +197,12 @@ class Explorer(widgets.VBox):
 
     def _show(self) -> None:
         try:
-            png = render_png(self._draw, self.params, self._dpi)
+            png = render_png(self._draw, self.params, _SHARPNESS * self._dpi)
         except Exception:  # shown to the reader, like a cell's traceback
             self._error.value = f"<pre>{html.escape(traceback.format_exc())}</pre>"
             self._error.layout.display = None
             return
-        self._image.value = png
+        self._set_image(png)
         self._error.layout.display = "none"
 
 
@@ -141,7 +214,8 @@ def interactive(draw, *, dpi: int = 100, **controls) -> Explorer:
     draw : callable
         ``draw(**params) -> matplotlib.figure.Figure``, built without pyplot (see the module).
     dpi : int
-        Resolution of the figure.
+        Resolution at which the figure is shown; it is drawn at twice that, to stay sharp on
+        high-density screens.
     **controls
         One per parameter of ``draw``: an ipywidgets widget (its ``value`` is the starting value),
         or an ipywidgets abbreviation such as ``N=(2, 200, 1)`` or ``k=[0, 1, 2]``, which starts at
@@ -177,7 +251,7 @@ def _script_json(value) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def frame_slider(draw, values, label: str, *, default_index: int = 0, fmt: str = "{}", dpi: int = 72, alt: str = ""):
+def frame_slider(draw, values, label: str, *, default_index: int = 0, fmt: str = "{}", dpi: int = 100, alt: str = ""):
     """A kernel-free explorer: one pre-rendered frame per value and a JavaScript range slider.
 
     Parameters
