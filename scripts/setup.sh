@@ -28,3 +28,7 @@ fi
 "$venv/bin/python" -m pip install --quiet --upgrade pip
 "$venv/bin/python" -m pip install --quiet -r "$reqs" ${pin[@]+"${pin[@]}"}
 "$venv/bin/python" -m ipykernel install --sys-prefix --name python3 >/dev/null
+# JupyterLab settings the book ships (jupyter/labconfig): the widget manager saves the explorers'
+# state with the notebook, so a reopened chapter shows its explorer, never "model not found".
+mkdir -p "$venv/etc/jupyter/labconfig"
+cp jupyter/labconfig/default_setting_overrides.json "$venv/etc/jupyter/labconfig/"
