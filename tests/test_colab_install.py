@@ -99,8 +99,9 @@ def test_first_cell_installs_lindiff_and_keeps_ipywidgets_7(tmp_path):
         "glue('x', 1.5, display=False)\n"
         "def draw(N=1):\n"
         "    fig = Figure(); fig.subplots().plot([0, N]); return fig\n"
-        "ex = interactive(draw, N=ipywidgets.SelectionSlider(options=[1, 2], value=1))\n"
-        "ex.children[0].value = 2\n"
+        "N = ipywidgets.SelectionSlider(options=[1, 2], value=1)\n"
+        "ex = interactive(draw, N=N)\n"
+        "N.value = 2\n"
         "print('ok', ipywidgets.__version__, ex.params)\n"
     )
     (tmp_path / "use.ipy").write_text(use)

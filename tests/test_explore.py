@@ -156,9 +156,16 @@ def test_interactive_builds_controls_and_a_first_frame():
     assert "lindiff-explorer" in w._dom_classes and "k, n" in repr(w)
 
 
+def _draw_line(k=1.0, n=3):
+    """One line whose slope is k n: cheap to draw at any n (_draw_math draws n panels)."""
+    fig = Figure(figsize=(3, 2))
+    fig.subplots().plot([0, 1], [0, k * n])
+    return fig
+
+
 def test_a_selection_slider_takes_a_typed_value_and_shows_the_option_used():
     sel = widgets.SelectionSlider(options=[10, 30, 100, 300], value=100)
-    w = explore.interactive(_draw_math, k=widgets.FloatSlider(value=0.5, min=0.0, max=2.0), n=sel)
+    w = explore.interactive(_draw_line, k=widgets.FloatSlider(value=0.5, min=0.0, max=2.0), n=sel)
     row = w.children[1]
     slider, box = row.children
     assert slider is sel and not sel.readout and box.value == "100"
