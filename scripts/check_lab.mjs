@@ -422,7 +422,7 @@ async function openPage(workspace, name, problems) {
     if (/_markdownOverlapsToolbar/.test(err.stack)) return;
     // not ours either: @jupyter-widgets/jupyterlab-manager's `widgets` getter reads the notebook's
     // model after Lab has disposed it, when the reopen step closes a notebook (or stops its kernel)
-    // while the saved widget state is still being restored; seen once in four CI-like runs
+    // while the saved widget state is still being restored (seen once, in chapter 5, in our CI-like runs)
     if (/reading 'widgets'/.test(err.message) && /jupyterlab-manager/.test(err.stack || "")) return;
     problems.push(`JavaScript error: ${err.message.split("\n")[0]} (${(err.stack || "").split("\n").slice(1, 3).join(" ").trim().slice(0, 200)})`);
   });
