@@ -39,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._checks import require_module
 from .progress import progress
 
 REPO = Path(__file__).resolve().parents[1]
@@ -308,7 +309,9 @@ def load_results(path) -> dict:
 
 def run_networks(grid: str = "default", device: str = "cpu", jobs: int = 2, out=None, scratch=None) -> dict:
     """Run (or resume) the networks grid; returns the results written to ``out``."""
-    from joblib import Parallel, delayed
+    require_module("torch", "train", "lindiff.experiments")
+    joblib = require_module("joblib", "train", "lindiff.experiments")
+    Parallel, delayed = joblib.Parallel, joblib.delayed
 
     if out is None:
         name = "networks_cpu.json" if device == "cpu" else "networks_gpu.json"

@@ -79,6 +79,7 @@ def _tolerance(values, n_samples):
 def test_quick_subset_reruns_inside_the_stored_spread_over_seeds(tmp_path):
     """CI: rerun the quick cells (about a minute on 2 cores) and compare each row's memorised fraction
     (ratio 1/3) with the stored rows of the same (d, N, width, training length) over the stored seeds."""
+    pytest.importorskip("torch", reason="the networks need torch: pip install 'lindiff[train]'")
     res = _stored()
     out = tmp_path / "quick.json"
     quick = ex.run_networks("quick", "cpu", jobs=2, out=out)
