@@ -12,6 +12,9 @@
 - The whole book as one PDF (``LINDIFF_BOOK_PDF``, made by ``scripts/build-book.sh --stored``):
   copied beside the site as ``lindiff.pdf`` and linked from every page's download menu.
 - The version (``lindiff.__version__``) and a link to the change log in every page's footer.
+- The prose's inline expressions (``{eval}`f"{glued.NAME:FORMAT}"```, :mod:`lindiff.book.glued`)
+  rendered from the values the notebook glued, formatted as ``{glue:text}`NAME:FORMAT``` would be:
+  the same text JupyterLab shows from the kernel.
 - MathJax on every page, no duplicate inline scripts (both for ``scripts/check_site.mjs``), and
   bibliography labels "Author et al., year", like the citations in the text.
 - Accessibility (the axe-core audit of ``scripts/check_site.mjs``): two theme components overridden
@@ -21,6 +24,7 @@
   inside a dropdown's title (a control inside a control) becomes plain text; and one colour fix
   (``_ext/static/lindiff-a11y.css``).
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -55,8 +59,7 @@ class AuthorYearLabels(BaseLabelStyle):
 
     @staticmethod
     def _label(entry):
-        names = [Text.from_latex(" ".join(p.last_names)).render_as("text")
-                 for p in entry.persons.get("author", [])]
+        names = [Text.from_latex(" ".join(p.last_names)).render_as("text") for p in entry.persons.get("author", [])]
         if len(names) > 2:
             who = f"{names[0]} et al."
         else:
@@ -114,8 +117,9 @@ def _choose_execution(app, config):
         if not lines:
             continue
         if chapters.require_all():
-            raise RuntimeError(f"chapter {path.stem} cannot be executed and LINDIFF_REQUIRE_ALL is set: "
-                               + " | ".join(lines))
+            raise RuntimeError(
+                f"chapter {path.stem} cannot be executed and LINDIFF_REQUIRE_ALL is set: " + " | ".join(lines)
+            )
         docname = f"book/{path.stem}"
         _STORED[docname] = lines
         config.nb_execution_excludepatterns = [*config.nb_execution_excludepatterns, f"{docname}.ipynb"]
@@ -132,8 +136,10 @@ def _assets_or_cdn(app, config):
     config.html_static_path = [p for p in config.html_static_path if p != "_site_assets"]
     config.mathjax_path = _CDN_MATHJAX
     config.nb_ipywidgets_js = NbParserConfig().ipywidgets_js
-    logger.info("lindiff: _site_assets/ is missing (no Node.js/npm?): MathJax and the widget "
-                "JavaScript will load from public CDNs when the pages are read")
+    logger.info(
+        "lindiff: _site_assets/ is missing (no Node.js/npm?): MathJax and the widget "
+        "JavaScript will load from public CDNs when the pages are read"
+    )
 
 
 def _mock_torch(app, config):
@@ -170,8 +176,9 @@ def _book_pdf() -> Path | None:
         return None
     path = Path(value)
     if not path.is_file():
-        raise FileNotFoundError(f"LINDIFF_BOOK_PDF names {path}, which does not exist; "
-                                "scripts/build-book.sh --stored prints it first")
+        raise FileNotFoundError(
+            f"LINDIFF_BOOK_PDF names {path}, which does not exist; scripts/build-book.sh --stored prints it first"
+        )
     return path
 
 
@@ -179,9 +186,14 @@ def _link_book_pdf(app, pagename, templatename, context, doctree):
     """Every page of the html site links the book's PDF: in the download menu, else as a button."""
     if app.builder.name != "html" or _book_pdf() is None:
         return
-    button = {"type": "link", "url": context["pathto"](PDF_NAME, 1), "text": "whole book (.pdf)",
-              "tooltip": "Download the whole book as a PDF", "icon": "fas fa-book",
-              "label": "download-book-pdf-button"}
+    button = {
+        "type": "link",
+        "url": context["pathto"](PDF_NAME, 1),
+        "text": "whole book (.pdf)",
+        "tooltip": "Download the whole book as a PDF",
+        "icon": "fas fa-book",
+        "label": "download-book-pdf-button",
+    }
     buttons = context.setdefault("header_buttons", [])
     group = next((b for b in buttons if b.get("label") == "download-buttons"), None)
     if group is not None:
@@ -207,8 +219,7 @@ def _version_in_footer(app, config):
     config.version = config.release = lindiff.__version__
     options = dict(config.html_theme_options or {})
     options["extra_footer"] = (options.get("extra_footer") or "") + (
-        f'<p class="lindiff-version">lindiff {lindiff.__version__} '
-        f'(<a href="{CHANGELOG_URL}">what changed</a>)</p>'
+        f'<p class="lindiff-version">lindiff {lindiff.__version__} (<a href="{CHANGELOG_URL}">what changed</a>)</p>'
     )
     config.html_theme_options = options
 
@@ -220,8 +231,10 @@ def _stored_notice(app, doctree):
         return
     note = nodes.admonition(classes=["warning", "lindiff-stored-outputs"])
     note += nodes.title(text="Shown from stored outputs")
-    note += nodes.paragraph(text="This build could not execute this chapter, so its figures and numbers "
-                                 "are the stored outputs that CI verified. Missing here:")
+    note += nodes.paragraph(
+        text="This build could not execute this chapter, so its figures and numbers "
+        "are the stored outputs that CI verified. Missing here:"
+    )
     items = nodes.bullet_list()
     for line in lines:
         para = nodes.paragraph()
@@ -270,7 +283,36 @@ def _accessible_body(app, pagename, templatename, context, doctree):
     context["body"] = body
 
 
+def _glued_expression_role():
+    """The ``eval`` role, for the one form of expression the chapters use (:mod:`lindiff.book.glued`).
+
+    myst-nb's own ``eval`` role needs a kernel during the build; this one reads the glued value, so
+    the stored-output build and the executed build render the same text. Any other expression is an
+    error in the build log (a warning; the book builds with warnings as errors).
+    """
+    from myst_nb.core.variables import create_warning
+    from myst_nb.ext.glue.roles import PasteTextRole
+
+    from lindiff.book.glued import expression_parts
+
+    class GluedExpressionRole(PasteTextRole):
+        def run(self):
+            try:
+                name, fmt = expression_parts(self.text)
+            except ValueError as exc:
+                return [], [create_warning(str(exc), self.document, self.line, subtype="eval")]
+            self.text = f"{name}:{fmt}" if fmt else name
+            return super().run()
+
+    return GluedExpressionRole()
+
+
+def _glued_expressions(app):
+    app.add_role("eval", _glued_expression_role(), override=True)
+
+
 def setup(app):
+    app.connect("builder-inited", _glued_expressions)
     app.connect("config-inited", _add_templates)
     app.connect("html-page-context", _accessible_body)
     app.add_css_file("lindiff-a11y.css")

@@ -12,6 +12,11 @@ Three layers, and imports go only downward:
 - ``lindiff.book`` holds what draws or renders (style, image grids, explorers, claims, chapter
   needs); it may import ``lindiff`` and ``lindiff.data``.
 
+Chapters import one way, ``import lindiff as ld``, and call ``ld.<name>``: every mathematical name is
+re-exported here. The data layer and the torch-based modules are reached as ``ld.data``,
+``ld.train``, ``ld.networks`` and ``ld.experiments``, imported on first use (so ``import lindiff``
+stays free of torch).
+
 Nothing imports upward: no module of the mathematics imports ``lindiff.data`` or ``lindiff.book``,
 and no module of ``lindiff.data`` imports ``lindiff.book`` (``tests/test_layers.py`` checks both).
 """
@@ -24,6 +29,17 @@ from .collapse import (
     noisy_information,
     speciation_step,
 )
+from .dataset_average import (
+    averaged_kl,
+    averaged_log_det,
+    averaged_optimal_ridge,
+    averaged_test_loss_excess_per_step,
+    averaged_test_loss_per_step,
+    averaged_train_loss_per_step,
+    averaged_unseen_variance,
+    renormalized_ridge,
+)
+from .gradient_flow import GradientFlow, effective_ridge
 from .kl import (
     KLToTruth,
     LearnedKL,
@@ -40,6 +56,25 @@ from .kl import (
     whitened_kl_approximation,
 )
 from .linear import LinearDiffusion
+from .losses import (
+    directional_second_moments,
+    loss_gap_per_step,
+    loss_per_direction,
+    losses_from_resolvent_traces,
+    optimal_loss_per_direction,
+    unseen_lower_bound_per_step,
+)
+from .memorisation import (
+    EmpiricalDenoiser,
+    distances_to_training_set,
+    memorised,
+    memorised_fraction,
+    nearest_training_point,
+    transition_size,
+    two_nearest_distances,
+)
+from .mixture import GaussianMixture
+from .montecarlo import ddpm_loss, losses_over_training_sets
 from .sampler import (
     affine_sampler_law,
     ddpm_sample,
@@ -62,18 +97,32 @@ from .stats import empirical_stats, rayleigh_median
 __version__ = "0.2.0"
 
 __all__ = [
+    "EmpiricalDenoiser",
+    "GaussianMixture",
+    "GradientFlow",
     "KLToTruth",
     "LearnedKL",
     "LinearDiffusion",
     "Schedule",
     "affine_sampler_law",
+    "averaged_kl",
+    "averaged_log_det",
+    "averaged_optimal_ridge",
+    "averaged_test_loss_excess_per_step",
+    "averaged_test_loss_per_step",
+    "averaged_train_loss_per_step",
+    "averaged_unseen_variance",
     "blurred_training_kl",
     "class_posteriors",
     "collapse_size",
     "collapse_step",
+    "ddpm_loss",
     "ddpm_sample",
     "diagonal_sample",
     "diagonal_sampler_law",
+    "directional_second_moments",
+    "distances_to_training_set",
+    "effective_ridge",
     "empirical_stats",
     "expected_kl",
     "expected_naive_measure",
@@ -81,18 +130,27 @@ __all__ = [
     "forward_trajectories",
     "gaussian_kl",
     "learned_kl",
+    "loss_gap_per_step",
+    "loss_per_direction",
+    "losses_from_resolvent_traces",
+    "losses_over_training_sets",
+    "memorised",
+    "memorised_fraction",
     "naive_measure",
+    "nearest_training_point",
     "noisy_information",
+    "optimal_loss_per_direction",
     "optimal_ridge_limit_law",
     "optimal_ridge_sampler",
-    "optimal_sampler_stop",
     "optimal_sampler_mean_factors",
+    "optimal_sampler_stop",
     "optimal_sampler_variances",
     "paired_sampler_difference_law",
     "participation_ratio",
     "power_law_spectrum",
     "random_rotation",
     "rayleigh_median",
+    "renormalized_ridge",
     "rotated_covariance",
     "sampler_noise_variances",
     "sampler_ridge_kl",
@@ -102,5 +160,21 @@ __all__ = [
     "speciation_step",
     "stopped_sample",
     "stopped_sampler_law",
+    "transition_size",
+    "two_nearest_distances",
+    "unseen_lower_bound_per_step",
     "whitened_kl_approximation",
 ]
+
+
+#: Modules reached as ``ld.<module>`` and imported on first use: the data layer, and the torch-based
+#: trainer, networks and experiment grid (``pip install 'lindiff[train]'``).
+_LAZY_MODULES = ("data", "experiments", "networks", "train")
+
+
+def __getattr__(name: str):
+    if name in _LAZY_MODULES:
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -7,13 +7,22 @@ bars silenced. Execution timings and widget state are dropped and execution coun
 refresh of unchanged code gives an unchanged file. Cells tagged ``celeba-faces`` (real CelebA faces, shown
 only to a reader running the chapter on their own copy) lose their outputs: CelebA's terms forbid
 redistributing its images. The wall time of each chapter is printed.
+
+Markdown cells with inline expressions (``{eval}``, :mod:`lindiff.book.glued`) are evaluated where
+JupyterLab's "Run all" evaluates them: in the kernel, after every code cell above them has run. Their
+results are stored in the cell's metadata (``user_expressions``), which jupyterlab-myst shows when the
+notebook is opened. An expression that fails there (a number quoted before the cell that glues it) stops
+the refresh with the cell and the error.
 """
+
 from __future__ import annotations
 
 import os
 import sys
 import time
 from pathlib import Path
+
+import re
 
 import nbformat
 from nbclient import NotebookClient
@@ -32,8 +41,12 @@ def coalesce_streams(outputs: list) -> list:
     merged = []
     for out in outputs:
         prev = merged[-1] if merged else None
-        if (out.get("output_type") == "stream" and prev is not None and prev.get("output_type") == "stream"
-                and prev.get("name") == out.get("name")):
+        if (
+            out.get("output_type") == "stream"
+            and prev is not None
+            and prev.get("output_type") == "stream"
+            and prev.get("name") == out.get("name")
+        ):
             prev["text"] = "".join(prev["text"]) + "".join(out["text"])
         else:
             merged.append(out)
@@ -72,17 +85,56 @@ def strip_volatile(nb) -> None:
                 data.pop("application/vnd.jupyter.widget-view+json", None)
 
 
+INLINE_EXPRESSION = re.compile(r"\{eval\}`([^`]+)`")
+
+
+class LabOrderClient(NotebookClient):
+    """Runs a notebook as JupyterLab's "Run all" does, inline expressions of markdown cells included."""
+
+    async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
+        if cell.cell_type == "markdown":
+            await self._evaluate_inline_expressions(cell, cell_index)
+            return cell
+        return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+
+    async def _evaluate_inline_expressions(self, cell, cell_index) -> None:
+        expressions = list(dict.fromkeys(INLINE_EXPRESSION.findall(cell.source)))
+        cell.metadata.pop("user_expressions", None)
+        if not expressions:
+            return
+        msg_id = self.kc.execute(
+            "",
+            silent=True,
+            store_history=False,
+            user_expressions={str(i): e for i, e in enumerate(expressions)},
+        )
+        reply = await self.async_wait_for_reply(msg_id, cell)
+        results = reply["content"]["user_expressions"]
+        failed = [(e, results[str(i)]) for i, e in enumerate(expressions) if results[str(i)]["status"] != "ok"]
+        if failed:
+            lines = "\n".join(f"  {e}: {r.get('ename')}: {r.get('evalue')}" for e, r in failed)
+            raise RuntimeError(
+                f"markdown cell {cell_index}: inline expressions fail where Lab evaluates them:\n{lines}"
+            )
+        cell.metadata["user_expressions"] = [
+            {"expression": e, "result": results[str(i)]} for i, e in enumerate(expressions)
+        ]
+
+
 def refresh(path: Path) -> float:
     nb = nbformat.read(path, as_version=4)
     # the same environment as scripts/env.sh, so stored outputs match a CI re-run digit for digit
-    for name, value in {"LINDIFF_PROGRESS": "0", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
-                        "MKL_NUM_THREADS": "1",
-                        "LINDIFF_DATA_DIR": str(ROOT.parent / "shared" / "data")}.items():
+    for name, value in {
+        "LINDIFF_PROGRESS": "0",
+        "OPENBLAS_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "LINDIFF_DATA_DIR": str(ROOT.parent / "shared" / "data"),
+    }.items():
         os.environ.setdefault(name, value)
     os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
     start = time.perf_counter()
-    NotebookClient(nb, timeout=900, kernel_name="python3",
-                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    LabOrderClient(nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
     elapsed = time.perf_counter() - start
     strip_volatile(nb)
     nbformat.write(nb, path)
