@@ -9,7 +9,8 @@ The top layer: it may import ``lindiff`` (the mathematics) and ``lindiff.data``;
 - :mod:`lindiff.book.claims`: numbers the chapters glued, read back for the table of claims;
 - :mod:`lindiff.book.chapters`: what a chapter needs (data sets, packages) and what of it is missing;
 - :mod:`lindiff.book.glued`: the numbers the prose quotes, for the website and for JupyterLab;
-- :mod:`lindiff.book.code`: a function's source, shown on the page.
+- :mod:`lindiff.book.code`: a function's source, shown on the page;
+- :mod:`lindiff.book.tables`: the small table a check cell prints before it asserts.
 
 A chapter imports ``lindiff as ld`` for the mathematics and takes its page helpers from here in one
 line, e.g. ``from lindiff.book import frame_slider, glue, glued, interactive, style``; each name is
@@ -25,6 +26,7 @@ _HELPERS = {
     "source": "lindiff.book.code",
     "present": "lindiff.book.chapters",
     "progress": "lindiff.progress",
+    "print_table": "lindiff.book.tables",
 }
 
 
