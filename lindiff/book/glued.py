@@ -21,7 +21,7 @@ from types import SimpleNamespace
 
 __all__ = ["glue", "glued", "EXPRESSION", "expression_parts"]
 
-#: The one form of inline expression the chapters use: ``f"{glued.NAME}"`` or ``f"{glued.NAME:FORMAT}"``.
+#: The one form of inline expression the chapters use, ``f"{glued.NAME}"`` or ``f"{glued.NAME:FORMAT}"``.
 EXPRESSION = re.compile(r'^f"\{glued\.(?P<name>[A-Za-z_]\w*)(?::(?P<format>[^{}"]*))?\}"$')
 
 #: Every value :func:`glue` stored in this kernel, by name.
