@@ -41,12 +41,13 @@ def expression_parts(expression: str) -> tuple[str, str]:
     return match["name"], match["format"] or ""
 
 
-def glue(name: str, value):
+def glue(name: str, value) -> None:
     """Glue ``value`` under ``name`` for the website and keep it as ``glued.<name>`` for JupyterLab.
 
     ``value`` must be a plain ``bool``, ``int``, ``float`` or ``str``: the website formats the
     value's repr, so a NumPy scalar (whose repr is ``np.float64(...)``) is refused; pass ``float(x)``.
-    Returns ``value``.
+    In a kernel, the first call also puts ``glued`` into the notebook's namespace, where the prose's
+    inline expressions look it up (so a chapter imports only ``glue``).
     """
     if not isinstance(name, str) or not name.isidentifier():
         raise ValueError(f"name must be a Python identifier, got {name!r}")
@@ -56,4 +57,15 @@ def glue(name: str, value):
 
     myst_glue(name, value, display=False)
     setattr(glued, name, value)
-    return value
+    shell = _ipython()
+    if shell is not None:
+        shell.user_ns.setdefault("glued", glued)
+
+
+def _ipython():
+    """The running IPython shell, or None outside one."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return None
+    return get_ipython()
