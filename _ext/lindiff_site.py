@@ -12,7 +12,7 @@
 - The whole book as one PDF (``LINDIFF_BOOK_PDF``, made by ``scripts/build-book.sh --stored``):
   copied beside the site as ``lindiff.pdf`` and linked from every page's download menu.
 - The version (``lindiff.__version__``) and a link to the change log in every page's footer.
-- The prose's inline expressions (``{eval}`f"{glued.NAME:FORMAT}"```, :mod:`lindiff.book.glued`)
+- The prose's inline expressions (``{eval}`f"{glued.NAME:FORMAT}"```, :mod:`lindiff.book.quoted`)
   rendered from the values the notebook glued, formatted as ``{glue:text}`NAME:FORMAT``` would be:
   the same text JupyterLab shows from the kernel.
 - MathJax on every page, no duplicate inline scripts (both for ``scripts/check_site.mjs``), and
@@ -284,7 +284,7 @@ def _accessible_body(app, pagename, templatename, context, doctree):
 
 
 def _glued_expression_role():
-    """The ``eval`` role, for the one form of expression the chapters use (:mod:`lindiff.book.glued`).
+    """The ``eval`` role, for the one form of expression the chapters use (:mod:`lindiff.book.quoted`).
 
     myst-nb's own ``eval`` role needs a kernel during the build; this one reads the glued value, so
     the stored-output build and the executed build render the same text. Any other expression is an
@@ -293,7 +293,7 @@ def _glued_expression_role():
     from myst_nb.core.variables import create_warning
     from myst_nb.ext.glue.roles import PasteTextRole
 
-    from lindiff.book.glued import expression_parts
+    from lindiff.book.quoted import expression_parts
 
     class GluedExpressionRole(PasteTextRole):
         def run(self):

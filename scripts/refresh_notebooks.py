@@ -8,7 +8,7 @@ refresh of unchanged code gives an unchanged file. Cells tagged ``celeba-faces``
 only to a reader running the chapter on their own copy) lose their outputs: CelebA's terms forbid
 redistributing its images. The wall time of each chapter is printed.
 
-Markdown cells with inline expressions (``{eval}``, :mod:`lindiff.book.glued`) are evaluated where
+Markdown cells with inline expressions (``{eval}``, :mod:`lindiff.book.quoted`) are evaluated where
 JupyterLab's "Run all" evaluates them: in the kernel, after every code cell above them has run. Their
 results are stored in the cell's metadata (``user_expressions``), which jupyterlab-myst shows when the
 notebook is opened. An expression that fails there (a number quoted before the cell that glues it) stops

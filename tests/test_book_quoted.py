@@ -1,6 +1,6 @@
 """The numbers the prose quotes read the same on the website and in JupyterLab (issue 23).
 
-The chapters quote numbers with inline expressions over ``glued`` (:mod:`lindiff.book.glued`): the
+The chapters quote numbers with inline expressions over ``glued`` (:mod:`lindiff.book.quoted`): the
 website renders them from the glued value (``_ext/lindiff_site.py``), JupyterLab from the result the
 kernel gave, stored in the markdown cell's metadata (``scripts/refresh_notebooks.py``). These tests read
 the stored chapters: no old ``{glue:text}`` role is left, every expression has the book's one form, its
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from lindiff.book.glued import expression_parts, glue, glued
+from lindiff.book.quoted import expression_parts, glue, glued
 
 BOOK = Path(__file__).resolve().parents[1] / "book"
 CHAPTERS = sorted(BOOK.glob("[0-9][0-9]_*.ipynb"))
