@@ -60,7 +60,7 @@ class Schedule:
         ``beta_max = 1e-2`` is the talk's value; Ho et al. (2020) use ``2e-2``. Note that the first
         step has beta_1 = beta_min + (beta_max - beta_min) / T, slightly above ``beta_min``.
 
-        Defined in :doc:`chapter 1 </book/01_diffusion_models>`, equation :eq:`eq-forward-step`.
+        Defined in :doc:`chapter 1 </book/01_diffusion_models>`, equation :eq:`eq-linear-schedule`.
         """
         T = check_positive_int(T, "T")
         try:
