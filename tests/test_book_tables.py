@@ -26,3 +26,13 @@ def test_print_table_aligns_columns_and_formats_per_column(capsys):
 def test_print_table_refuses_bad_input(columns, fmt, match):
     with pytest.raises(ValueError, match=match):
         print_table("T", columns, fmt)
+
+
+def test_print_table_left_aligns_text_columns(capsys):
+    print_table("T", {"statement": ["short", "a longer one"], "holds": [True, False]})
+    assert capsys.readouterr().out.splitlines() == [
+        "T",
+        "statement     holds",
+        "short           yes",
+        "a longer one     no",
+    ]

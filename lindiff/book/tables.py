@@ -26,7 +26,7 @@ def print_table(title: str, columns: Mapping[str, Sequence], fmt: str | Mapping[
     """Print ``columns`` (``{header: values}``, all of one length) under ``title``.
 
     ``fmt`` is a format spec for every number, or ``{header: spec}`` per column (default ``.4g``);
-    strings are printed as they are and booleans as yes/no.
+    strings are printed as they are (a column of strings left-aligned) and booleans as yes/no.
     """
     if not isinstance(title, str):
         raise TypeError(f"title must be a string, got {type(title).__name__}")
@@ -42,7 +42,9 @@ def print_table(title: str, columns: Mapping[str, Sequence], fmt: str | Mapping[
         raise ValueError(f"fmt names columns that do not exist: {sorted(unknown)}")
     text = {h: [_cell(x, formats.get(h, ".4g")) for x in v] for h, v in values.items()}
     widths = {h: max(len(h), *(len(s) for s in text[h])) for h in text}
+    # text columns read left-aligned, numbers right-aligned
+    align = {h: str.ljust if all(type(x) is str for x in v) else str.rjust for h, v in values.items()}
     print(title)
-    print("  ".join(h.rjust(widths[h]) for h in text))
+    print("  ".join(align[h](h, widths[h]) for h in text).rstrip())
     for row in zip(*text.values()):
-        print("  ".join(s.rjust(widths[h]) for h, s in zip(text, row)))
+        print("  ".join(align[h](s, widths[h]) for h, s in zip(text, row)).rstrip())
