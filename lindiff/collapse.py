@@ -41,7 +41,7 @@ def noisy_information(eigenvalues, schedule: Schedule) -> np.ndarray:
     ndarray, shape (T,)
 
 
-    Defined in :doc:`chapter 7 </book/07_sampler_regularisation>`, equation :eq:`eq-collapse-criterion`.
+    Defined in :doc:`chapter 8 </book/08_sampler_regularisation>`, equation :eq:`eq-collapse-criterion`.
     """
     check_schedule(schedule)
     lam = check_spectrum(eigenvalues)
@@ -84,7 +84,7 @@ def collapse_step(eigenvalues, N, schedule: Schedule) -> float:
     float, or ndarray of the shape of N
 
 
-    Defined in :doc:`chapter 7 </book/07_sampler_regularisation>`, equation :eq:`eq-collapse-criterion`.
+    Defined in :doc:`chapter 8 </book/08_sampler_regularisation>`, equation :eq:`eq-collapse-criterion`.
     """
     info = noisy_information(eigenvalues, schedule)
     Ns = as_finite_array(N, "N")
@@ -101,7 +101,7 @@ def collapse_size(eigenvalues, step: int, schedule: Schedule) -> float:
     stopped at ``step`` before its collapse. For d equal variances lambda, ln N = (d / 2) ln(1 + snr lambda):
     exponential in d.
 
-    Defined in :doc:`chapter 7 </book/07_sampler_regularisation>`, equation :eq:`eq-collapse-criterion`.
+    Defined in :doc:`chapter 8 </book/08_sampler_regularisation>`, equation :eq:`eq-collapse-criterion`.
     """
     check_schedule(schedule)
     t = schedule.check_step(step)
@@ -115,7 +115,7 @@ def speciation_step(top_eigenvalue, schedule: Schedule) -> float:
     in the book's steps; fractional by linear interpolation of ln abar_t. T if abar_T Lambda >= 1 (the schedule
     starts after speciation), 0 if Lambda <= 1.
 
-    Defined in :doc:`chapter 7 </book/07_sampler_regularisation>`, equation :eq:`eq-speciation`.
+    Defined in :doc:`chapter 8 </book/08_sampler_regularisation>`, equation :eq:`eq-speciation`.
     """
     check_schedule(schedule)
     lam = check_nonnegative(top_eigenvalue, "top_eigenvalue")
@@ -137,7 +137,7 @@ def class_posteriors(mixture: GaussianMixture, x, abar: float) -> np.ndarray:
     ndarray, shape (n, K)
 
 
-    Defined in :doc:`chapter 7 </book/07_sampler_regularisation>`, equation :eq:`eq-speciation`.
+    Defined in :doc:`chapter 8 </book/08_sampler_regularisation>`, equation :eq:`eq-speciation`.
     """
     if not isinstance(mixture, GaussianMixture):
         raise ValueError("mixture must be a lindiff.mixture.GaussianMixture")
@@ -157,7 +157,7 @@ def blurred_training_kl(X, c: float, true_mean, true_cov, n: int = 2000, seed=0)
     rescaled by 1 / sqrt(abar_t0), for the memorising optimum. E_p[ln q] is exact (Gaussian moments);
     E_p[ln p_c] is averaged over n draws from p_c (ln p_c by logsumexp). Returns (kl, standard error).
 
-    Defined in :doc:`chapter 7 </book/07_sampler_regularisation>`, equation :eq:`eq-blurred-training-set`.
+    Defined in :doc:`chapter 8 </book/08_sampler_regularisation>`, equation :eq:`eq-blurred-training-set`.
     """
     X = as_finite_array(X, "X", ndim=2)
     N, d = X.shape

@@ -1,7 +1,7 @@
 """The experiment grids of the book, as code: ``python -m lindiff.experiments networks``.
 
 ``networks`` trains the MLP denoiser of :mod:`lindiff.networks` on Gaussian data (the power-law
-truth of chapter 8, lambda_nu ~ 1/nu, rotated) over a declared grid of cells, one cell a training
+truth of chapter 9, lambda_nu ~ 1/nu, rotated) over a declared grid of cells, one cell a training
 run (data, d, N, width, seed) sampled after each training length in ``steps``; one results row per
 (cell, training length). Each row holds the memorised fraction at five thresholds of the ratio test,
 the local-coverage split, the KL of the Gaussian fitted to the network's samples and to the linear
@@ -99,7 +99,7 @@ def grid_cells(name: str = "default") -> list[Cell]:
 
 
 def gaussian_truth(d: int):
-    """The truth of the grid: mean 0 and the rotated power-law covariance (chapter 8's data)."""
+    """The truth of the grid: mean 0 and the rotated power-law covariance (chapter 9's data)."""
     from .spectra import power_law_spectrum, rotated_covariance
 
     return np.zeros(d), rotated_covariance(power_law_spectrum(d, SETTINGS["k_pow"]), seed=SETTINGS["rotation_seed"])
@@ -133,7 +133,7 @@ def coverage(samples: np.ndarray, X: np.ndarray, k: int = 1):
     sparsity : ndarray, shape (n,)
 
 
-    Defined in :doc:`chapter 8 </book/08_trained_networks>` (the section on local coverage).
+    Defined in :doc:`chapter 9 </book/09_trained_networks>` (the section on local coverage).
     """
     from .memorisation import distances_to_training_set, nearest_training_point, two_nearest_distances
 
@@ -370,7 +370,7 @@ if __name__ == "__main__":
     main(sys.argv[1:])
 
 
-# ------------------------------------------------------------------ reading the results (chapter 8)
+# ------------------------------------------------------------------ reading the results (chapter 9)
 
 
 def settings_key(row) -> tuple:
@@ -386,7 +386,7 @@ def transition_sizes(rows, ratio: float = 1 / 3, level: float = 0.5) -> dict:
     to all d); ``below`` marks seeds whose fraction is under ``level`` at every N (N* below the range),
     ``above`` seeds over it at every N (N* above the range); both give N* = NaN.
 
-    Defined in :doc:`chapter 8 </book/08_trained_networks>`, equation :eq:`eq-transition-size`.
+    Defined in :doc:`chapter 9 </book/09_trained_networks>`, equation :eq:`eq-transition-size`.
     """
     from .memorisation import transition_size
 
@@ -425,7 +425,7 @@ def fit_transition(nstar: dict, params: dict, n_boot: int = 2000, seed: int = 0)
         ``names``, ``coef``, ``err``, ``err_bootstrap``, ``err_ols``, ``settings`` (the keys used),
         ``residual_rms`` (in log N*), ``n_settings``.
 
-    Defined in :doc:`chapter 8 </book/08_trained_networks>`, equation :eq:`eq-nstar-fit`.
+    Defined in :doc:`chapter 9 </book/09_trained_networks>`, equation :eq:`eq-nstar-fit`.
     """
     keys, logs = [], []
     for key, e in sorted(nstar.items()):

@@ -134,7 +134,7 @@ class GradientFlow:
         ndarray, shape (T, d) for scalar tau, (len(tau), T, d) otherwise
 
 
-        Defined in :doc:`chapter 6b </book/06b_early_stopping_mnist>`, equation :eq:`eq-random-start`.
+        Defined in :doc:`chapter 7 </book/07_early_stopping_mnist>`, equation :eq:`eq-random-start`.
         """
         tau = as_times(tau)
         gamma = self.stiffness

@@ -471,7 +471,7 @@ def sampler_stop_kl(model: LinearDiffusion, t0, true_mean, true_cov, output: str
     float for scalar t0, else ndarray
 
 
-    Defined in :doc:`chapter 7 </book/07_sampler_regularisation>`: the laws :eq:`eq-stopped-state-law` and
+    Defined in :doc:`chapter 8 </book/08_sampler_regularisation>`: the laws :eq:`eq-stopped-state-law` and
     :eq:`eq-stopped-denoised-law`, scored by equation :eq:`eq-gaussian-kl` of
     :doc:`chapter 4 </book/04_kl_divergence>`.
     """
@@ -498,7 +498,7 @@ def optimal_sampler_stop(model: LinearDiffusion, true_mean, true_cov, output: st
     kl_star : float
 
 
-    Defined in :doc:`chapter 7 </book/07_sampler_regularisation>`, equation :eq:`eq-stopped-state-law`.
+    Defined in :doc:`chapter 8 </book/08_sampler_regularisation>`, equation :eq:`eq-stopped-state-law`.
     """
     if not isinstance(model, LinearDiffusion):
         raise ValueError("model must be a lindiff.LinearDiffusion")

@@ -138,7 +138,7 @@ def distances_to_training_set(samples, X) -> np.ndarray:
     Computed from the differences (rescaled by the largest entry: no overflow or underflow), so
     data offset far from the origin or at extreme scales keep their nearest points.
 
-    Defined in :doc:`chapter 8 </book/08_trained_networks>`, equation :eq:`eq-memorised`.
+    Defined in :doc:`chapter 9 </book/09_trained_networks>`, equation :eq:`eq-memorised`.
     """
     X = as_data_matrix(X, min_rows=1)
     samples = _as_samples(samples, X.shape[1])
@@ -189,7 +189,7 @@ def two_nearest_distances(samples, X):
         Columns: || x - x_(1) || and || x - x_(2) ||, exact (no cancellation).
 
 
-    Defined in :doc:`chapter 8 </book/08_trained_networks>`, equation :eq:`eq-memorised`.
+    Defined in :doc:`chapter 9 </book/09_trained_networks>`, equation :eq:`eq-memorised`.
     """
     X = as_data_matrix(X, min_rows=2)
     samples = _as_samples(samples, X.shape[1])
@@ -223,7 +223,7 @@ def memorised(samples, X, ratio: float = 1.0 / 3.0) -> np.ndarray:
     ndarray of bool, shape (n,)
 
 
-    Defined in :doc:`chapter 8 </book/08_trained_networks>`, equation :eq:`eq-memorised`.
+    Defined in :doc:`chapter 9 </book/09_trained_networks>`, equation :eq:`eq-memorised`.
     """
     if not 0 < ratio <= 1:
         raise ValueError(f"ratio must be in (0, 1], got {ratio!r}")
@@ -250,7 +250,7 @@ def memorised_fraction(samples, X, ratio: float = 1.0 / 3.0) -> float:
         (number of samples with || x - x_(1) || < ratio || x - x_(2) ||) / n, in [0, 1].
 
 
-    Defined in :doc:`chapter 8 </book/08_trained_networks>`, equation :eq:`eq-memorised`.
+    Defined in :doc:`chapter 9 </book/09_trained_networks>`, equation :eq:`eq-memorised`.
     """
     return float(np.mean(memorised(samples, X, ratio)))
 
@@ -279,7 +279,7 @@ def transition_size(Ns, fractions, level: float = 0.5) -> float:
         (no transition in the range).
 
 
-    Defined in :doc:`chapter 8 </book/08_trained_networks>`, equation :eq:`eq-transition-size`.
+    Defined in :doc:`chapter 9 </book/09_trained_networks>`, equation :eq:`eq-transition-size`.
     """
     N = as_finite_array(Ns, "Ns", ndim=1)
     f = as_finite_array(fractions, "fractions", ndim=1)

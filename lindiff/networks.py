@@ -56,7 +56,7 @@ def time_embedding(t, dim: int, T: int) -> torch.Tensor:
 
     The networks read e(t) = B' silu(B sigma(t)), a learned map of it.
 
-    Defined in :doc:`chapter 8 </book/08_trained_networks>`, equation :eq:`eq-mlp-denoiser`."""
+    Defined in :doc:`chapter 9 </book/09_trained_networks>`, equation :eq:`eq-mlp-denoiser`."""
     half = dim // 2
     freqs = torch.exp(-math.log(10000.0) * torch.arange(half, device=t.device) / half)
     angles = (1000.0 / T) * t.to(freqs.dtype)[:, None] * freqs[None, :]
@@ -104,7 +104,7 @@ class MLPDenoiser(nn.Module):
         Size of the time embedding (even).
 
 
-    Defined in :doc:`chapter 8 </book/08_trained_networks>`, equation :eq:`eq-mlp-denoiser`.
+    Defined in :doc:`chapter 9 </book/09_trained_networks>`, equation :eq:`eq-mlp-denoiser`.
     """
 
     def __init__(self, d: int, T: int, width: int = 128, blocks: int = 2, emb_dim: int = 64):
@@ -159,7 +159,7 @@ class UNetDenoiser(nn.Module):
         Size of the time embedding (even), as in :class:`MLPDenoiser`.
 
 
-    Defined in :doc:`chapter 8 </book/08_trained_networks>` (the section on MNIST).
+    Defined in :doc:`chapter 9 </book/09_trained_networks>` (the section on MNIST).
     """
 
     def __init__(self, image_shape, T: int, channels: int = 16, emb_dim: int = 64):
@@ -242,7 +242,7 @@ class NetworkTrainer(TrainingLoop):
         when the loss is NaN or inf or exceeds 1e6 times that of the zero model (d).
 
 
-    Defined in :doc:`chapter 8 </book/08_trained_networks>`, equation :eq:`eq-network-loss`.
+    Defined in :doc:`chapter 9 </book/09_trained_networks>`, equation :eq:`eq-network-loss`.
     """
 
     def __init__(
@@ -353,7 +353,7 @@ def loss_at_steps(eps_model, X, schedule: Schedule, steps, seed: int = 0) -> np.
     the noise of separate draws). Float64.
 
 
-    Defined in :doc:`chapter 8 </book/08_trained_networks>`, equation :eq:`eq-network-loss`.
+    Defined in :doc:`chapter 9 </book/09_trained_networks>`, equation :eq:`eq-network-loss`.
     """
     check_schedule(schedule)
     check_eps_model(eps_model, schedule)
@@ -390,7 +390,7 @@ def train_and_sample(trainer: NetworkTrainer, checkpoints, n_samples, seed: int 
         One array per checkpoint, of shape (n, d) with n the samples drawn there.
 
 
-    Defined in :doc:`chapter 8 </book/08_trained_networks>`.
+    Defined in :doc:`chapter 9 </book/09_trained_networks>`.
     """
     checkpoints = [int(c) for c in checkpoints]
     if not checkpoints or any(b <= a for a, b in zip([trainer.iteration, *checkpoints], checkpoints)):
@@ -461,7 +461,7 @@ def train_and_score_gaussian(
         arrays, as :func:`lindiff.data.cache.cached_arrays` stores.
 
 
-    Defined in :doc:`chapter 8 </book/08_trained_networks>`, equations :eq:`eq-memorised` and
+    Defined in :doc:`chapter 9 </book/09_trained_networks>`, equations :eq:`eq-memorised` and
     :eq:`eq-gaussian-kl`.
     """
     X = as_data_matrix(X, min_rows=2)

@@ -134,7 +134,7 @@ def sampler_noise_variances(schedule: Schedule, noise: str = "beta", last_step_n
     ndarray, shape (T,)
 
 
-    Defined in :doc:`chapter 7 </book/07_sampler_regularisation>`, equation :eq:`eq-posterior-variance`.
+    Defined in :doc:`chapter 8 </book/08_sampler_regularisation>`, equation :eq:`eq-posterior-variance`.
     """
     check_schedule(schedule)
     if noise not in NOISE_CHOICES:
@@ -262,7 +262,7 @@ def optimal_sampler_variances(lam, schedule: Schedule, last_step_noise: bool = T
         As in :func:`lindiff.ddpm_sample`: False leaves out the noise of the last step t = 1.
     noise : {"beta", "posterior"}
         The sampler's noise variances sigma_t^2 (:func:`lindiff.sampler_noise_variances`); the formula
-        holds for any choice (chapter 7, :eq:`eq-posterior-variance`).
+        holds for any choice (chapter 8, :eq:`eq-posterior-variance`).
 
 
     Defined in :doc:`chapter 2 </book/02_linear_model>`, equation :eq:`eq-sampled-variance`.
@@ -315,7 +315,7 @@ def sampler_stop_ridge(t0, schedule: Schedule):
     float or ndarray
 
 
-    Defined in :doc:`chapter 7 </book/07_sampler_regularisation>`, equation :eq:`eq-stop-ridge`.
+    Defined in :doc:`chapter 8 </book/08_sampler_regularisation>`, equation :eq:`eq-stop-ridge`.
     """
     check_schedule(schedule)
     t0 = _check_stops(t0, schedule)
@@ -366,7 +366,7 @@ def stopped_sampler_law(lam, schedule: Schedule, t0, output: str = "state", nois
         The mean along e_nu is mean_factor * (e_nu . mu_0).
 
 
-    Defined in :doc:`chapter 7 </book/07_sampler_regularisation>`, equations :eq:`eq-stopped-state-law` and
+    Defined in :doc:`chapter 8 </book/08_sampler_regularisation>`, equations :eq:`eq-stopped-state-law` and
     :eq:`eq-stopped-denoised-law`.
     """
     check_schedule(schedule)
@@ -430,7 +430,7 @@ def stopped_sample(
     ndarray, shape (n, d)
 
 
-    Defined in :doc:`chapter 7 </book/07_sampler_regularisation>`, equation :eq:`eq-stopped-outputs`.
+    Defined in :doc:`chapter 8 </book/08_sampler_regularisation>`, equation :eq:`eq-stopped-outputs`.
     """
     if output not in _OUTPUTS:
         raise ValueError(f"output must be 'state' or 'denoised', got {output!r}")
@@ -523,7 +523,7 @@ def paired_sampler_difference_law(weights_a, biases_a, weights_b, biases_b, sche
     cov : ndarray, shape (d, d)
 
 
-    Defined in :doc:`chapter 8 </book/08_trained_networks>`, equation :eq:`eq-paired-difference`.
+    Defined in :doc:`chapter 9 </book/09_trained_networks>`, equation :eq:`eq-paired-difference`.
     """
     check_schedule(schedule)
     T = schedule.T

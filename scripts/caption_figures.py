@@ -4,7 +4,7 @@
 
 SPEC.json maps a notebook to its figure cells, each named by its cell id::
 
-    {"book/08_trained_networks.ipynb": [
+    {"book/09_trained_networks.ipynb": [
         {"cell": "1b53932b", "name": "fig-nl-spectra",
          "caption": "What the figure shows ($N$, ...). What to see in it.",
          "alt": "One or two plain sentences that describe the picture, for a screen reader."}

@@ -1,4 +1,4 @@
-"""Chapter 8 at the talk's size: trained nonlinear denoisers against the linear theory, on a GPU.
+"""Chapter 9 at the talk's size: trained nonlinear denoisers against the linear theory, on a GPU.
 
 Usage (on a machine whose python3 has CUDA torch, numpy and scipy; nothing else is installed; the
 package is run from the working tree)::
@@ -9,7 +9,7 @@ package is run from the working tree)::
 It writes ``gpu_nonlinear.json`` into ``$OUT`` (or the current directory if ``OUT`` is unset) and
 then runs ``scripts/gpu_train_benchmark.py`` (``--tiny`` with ``--smoke``) in the same process
 environment, so that one GPU session gives both results; ``--no-benchmark`` skips it. Copy the
-JSON to ``book/data/gpu_nonlinear.json`` and commit it: chapter 8 then shows it beside its CPU-sized
+JSON to ``book/data/gpu_nonlinear.json`` and commit it: chapter 9 then shows it beside its CPU-sized
 results.
 
 What it runs (the chapter's kinds of experiment, larger and with other settings, which the chapter's

@@ -1,7 +1,7 @@
 """Rewrite the MyST of chapters into constructs that both the site (Jupyter Book 1) and JupyterLab
-(jupyterlab-myst) render: the lead runs it on a chapter merged later (e.g. chapter 8).
+(jupyterlab-myst) render: the lead runs it on a chapter merged later (e.g. chapter 9).
 
-    python scripts/myst_for_lab.py book/08_trained_networks.ipynb [...]
+    python scripts/myst_for_lab.py book/09_trained_networks.ipynb [...]
 
 - a Python role with a title or a tilde, {py:meth}`weights <lindiff.LinearDiffusion.weights>`, keeps
   its target only, {py:meth}`lindiff.LinearDiffusion.weights` (Lab shows the role's text raw);

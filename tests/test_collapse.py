@@ -1,4 +1,4 @@
-"""Collapse and speciation of the memorising sampler (chapter 7): the criteria against independent
+"""Collapse and speciation of the memorising sampler (chapter 8): the criteria against independent
 computations (Gaussian entropies, brute-force densities, quadrature) and the collapse step against a
 backward run of the empirical denoiser."""
 

@@ -170,7 +170,7 @@ def test_bad_input():
         nearest_training_point(np.zeros((2, 3)), X)
 
 
-# ------------------------------------------------------------------ the ratio test (chapter 8)
+# ------------------------------------------------------------------ the ratio test (chapter 9)
 def _memorised_by_loops(samples, X, ratio):
     """Brute force: sort the distances of each sample to every training row."""
     out = []

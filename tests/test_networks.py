@@ -1,4 +1,4 @@
-"""The nonlinear denoisers and their trainer (chapter 8): the loss, the sampler, the inputs."""
+"""The nonlinear denoisers and their trainer (chapter 9): the loss, the sampler, the inputs."""
 
 import numpy as np
 import pytest

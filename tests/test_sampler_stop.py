@@ -1,5 +1,5 @@
 """The sampler stopped at t0 and the posterior-variance noise: closed forms against step-by-step
-recursions written here, against Monte Carlo, and against the ridge they imitate (chapter 7)."""
+recursions written here, against Monte Carlo, and against the ridge they imitate (chapter 8)."""
 
 import numpy as np
 import pytest
