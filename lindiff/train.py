@@ -20,11 +20,11 @@ t = 1..T), started from zero. Two objectives:
   held at -sqrt(a) mu_0) or centred data, W_t then follows :class:`lindiff.gradient_flow.GradientFlow`
   with ``discrete=True`` exactly; minibatch SGD follows it in expectation.
 
-Training is one generator, :meth:`TrainingLoop.iterate`: ``for tr in trainer.iterate(n)`` takes n
-steps and hands over the trainer after each one, and the caller records what it needs where it needs
-it (:meth:`Trainer.expected_loss`, :meth:`Trainer.weights`, :meth:`Trainer.weights_in_basis`,
-:meth:`Trainer.sampling_distribution`); ``itertools.chain([trainer], trainer.iterate(n))`` includes
-the start.
+Training is one generator, :meth:`~lindiff.train.TrainingLoop.iterate`: ``for tr in trainer.iterate(n)``
+takes n steps and hands over the trainer after each one, and the caller records what it needs where
+it needs it (:meth:`~lindiff.train.Trainer.expected_loss`, :meth:`~lindiff.train.Trainer.weights`,
+:meth:`~lindiff.train.Trainer.weights_in_basis`, :meth:`~lindiff.train.Trainer.sampling_distribution`);
+``itertools.chain([trainer], trainer.iterate(n))`` includes the start.
 
 Gradients are written out by hand (the loss is quadratic): for a sample at step t with
 z = x_t + b_t and residual r = W_t z - eps, d||r||^2/dW_t = 2 r z^T and d||r||^2/db_t = 2 W_t^T r.
