@@ -74,7 +74,7 @@ from .memorisation import (
     two_nearest_distances,
 )
 from .mixture import GaussianMixture
-from .montecarlo import ddpm_loss, losses_over_training_sets
+from .montecarlo import ddpm_loss, ddpm_loss_per_step, losses_over_training_sets
 from .sampler import (
     affine_sampler_law,
     ddpm_sample,
@@ -117,6 +117,7 @@ __all__ = [
     "collapse_size",
     "collapse_step",
     "ddpm_loss",
+    "ddpm_loss_per_step",
     "ddpm_sample",
     "diagonal_sample",
     "diagonal_sampler_law",

@@ -61,36 +61,42 @@ def _balanced_rows(rng, n_rows: int, n: int) -> np.ndarray:
 
 
 def _squared_errors(eps_model, X0, schedule, steps, rows, rng) -> np.ndarray:
-    """|| eps - eps_theta(x_t, t) ||^2 for one fresh eps per (step, row) pair, one model call per step."""
+    """|| eps - eps_theta(x_t, t) ||^2 for one fresh eps per (step, row) pair, one model call per step:
+    x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps."""
     out = np.empty(steps.size)
     ab = schedule.alpha_bars
     for t in np.unique(steps):
         sel = np.flatnonzero(steps == t)
         x0 = X0[rows[sel]]
         eps = rng.standard_normal(x0.shape)
-        out[sel] = _squared_error(eps_model, x0, eps, ab[t - 1], int(t))
+        xt = np.sqrt(ab[t - 1]) * x0 + np.sqrt(1.0 - ab[t - 1]) * eps
+        pred = eps_output(eps_model(xt, int(t)), xt.shape, int(t))
+        out[sel] = np.sum((eps - pred) ** 2, axis=1)
     return out
 
 
-def _squared_error(eps_model, x0, eps, a, t: int) -> np.ndarray:
-    """|| eps - eps_theta(x_t, t) ||^2 for each row, x_t = sqrt(a) x_0 + sqrt(1 - a) eps, a = abar_t."""
-    xt = np.sqrt(a) * x0 + np.sqrt(1.0 - a) * eps
-    pred = eps_output(eps_model(xt, t), xt.shape, t)
-    return np.sum((eps - pred) ** 2, axis=1)
+def ddpm_loss_per_step(
+    eps_model, X0, schedule: Schedule, steps, n_samples: int = 2000, seed=0, draws: bool = False
+) -> MCEstimate | np.ndarray:
+    """Monte-Carlo estimate of L(t) at the given steps, for any noise predictor eps_theta(x, t).
 
+    For each step, ``n_samples`` pairs (x_0, eps) are drawn, x_0 from the rows of X0, each row used
+    equally often (exactly ``n_samples / M`` times when M divides ``n_samples``), in random order,
+    and eps ~ N(0, Id); the estimate is the sample mean of || eps - eps_theta(x_t, t) ||^2 and its
+    standard error is the sample standard deviation over sqrt(n_samples).
 
-def ddpm_loss_per_step(eps_model, X0, schedule: Schedule, steps, n_samples: int = 2000, seed=0) -> MCEstimate:
-    """Monte-Carlo estimate of L(t) at the given steps.
-
-    For each step, ``n_samples`` pairs (x_0, eps) are drawn, x_0 from the rows of X0 (each row used
-    equally often, in random order) and eps ~ N(0, Id); the estimate is the sample mean of
-    || eps - eps_theta(x_t, t) ||^2 and its standard error is the sample standard deviation over
-    sqrt(n_samples).
+    The draws depend only on ``seed``, the rows and ``n_samples``, never on the model: the same seed
+    gives every model the same (x_0, eps) pairs, so differences between models are free of the noise
+    of separate draws. The uses of the book: ``n_samples = len(X0)`` (every row once: a test loss on
+    held-out rows), ``n_samples = k * len(X0)`` (every training row with k noises: a training loss),
+    and ``draws=True`` for the squared errors themselves (paired differences between models).
 
     Parameters
     ----------
     eps_model : callable
-        ``eps_model(x, t)`` for a batch x of shape (n, d) and an integer step t in 1..T.
+        ``eps_model(x, t)`` for a batch x of shape (n, d) and an integer step t in 1..T: a
+        :class:`lindiff.LinearDiffusion`, a network's ``eps_model()``, any function. A model that
+        carries a ``schedule`` must carry this one.
     X0 : array_like, shape (M, d)
         The data rows x_0 (test rows for the test loss, training rows for the training loss).
     schedule : Schedule
@@ -99,11 +105,15 @@ def ddpm_loss_per_step(eps_model, X0, schedule: Schedule, steps, n_samples: int 
     n_samples : int
         Samples per step, >= 2.
     seed : int or numpy Generator
+    draws : bool
+        Return the squared errors instead of their mean and standard error.
 
     Returns
     -------
-    MCEstimate
-        ``value`` and ``stderr`` of shape (len(steps),), or floats for a single int step.
+    MCEstimate or ndarray
+        ``value`` and ``stderr`` of shape (len(steps),), or floats for a single int step; with
+        ``draws``, the squared errors, shape (len(steps), n_samples), or (n_samples,) for a single
+        int step.
 
 
     Defined in :doc:`chapter 1 </book/01_diffusion_models>`, equation :eq:`eq-ddpm-loss`.
@@ -115,11 +125,13 @@ def ddpm_loss_per_step(eps_model, X0, schedule: Schedule, steps, n_samples: int 
     if not steps_list:
         raise ValueError("steps is empty; pass at least one step in 1..T")
     rng = np.random.default_rng(check_seed(seed))
-    value, stderr = np.empty(len(steps_list)), np.empty(len(steps_list))
+    err = np.empty((len(steps_list), n))
     for j, t in enumerate(steps_list):
         rows = _balanced_rows(rng, X0.shape[0], n)
-        err = _squared_errors(eps_model, X0, schedule, np.full(n, t), rows, rng)
-        value[j], stderr[j] = err.mean(), err.std(ddof=1) / np.sqrt(n)
+        err[j] = _squared_errors(eps_model, X0, schedule, np.full(n, t), rows, rng)
+    if draws:
+        return err[0] if scalar else err
+    value, stderr = err.mean(axis=1), err.std(axis=1, ddof=1) / np.sqrt(n)
     if scalar:
         return MCEstimate(float(value[0]), float(stderr[0]))
     return MCEstimate(value, stderr)
@@ -192,32 +204,6 @@ def ddpm_loss(
         total += block.size * err.mean()
         var += block.size**2 * err.var(ddof=1) / m
     return MCEstimate(float(total), float(np.sqrt(var)))
-
-
-def train_loss_samples(eps_model, X, schedule: Schedule, t, n_noise: int = 100, seed=0) -> np.ndarray:
-    """Monte-Carlo draws of the DDPM training loss at step t: || eps - eps_model(x_t, t) ||^2.
-
-    For every training row x_i, ``n_noise`` noises eps ~ N(0, Id) give x_t = sqrt(abar_t) x_i +
-    sqrt(1 - abar_t) eps. The mean of the returned draws estimates the training loss at step t,
-    < || eps - eps_model(x_t, t) ||^2 > over eps and the training rows. The same ``seed`` gives the
-    same (x_i, eps) pairs for every model, so differences between models have small variance.
-
-    Returns
-    -------
-    ndarray, shape (N * n_noise,)
-
-
-    Defined in :doc:`chapter 1 </book/01_diffusion_models>`, equation :eq:`eq-ddpm-loss`.
-    """
-    check_schedule(schedule)
-    check_eps_model(eps_model, schedule)
-    X = as_data_matrix(X, min_rows=1)
-    n_noise = check_positive_int(n_noise, "n_noise")
-    a = schedule.alpha_bars[schedule.check_step(t) - 1]
-    rng = np.random.default_rng(check_seed(seed))
-    x0 = np.repeat(X, n_noise, axis=0)
-    eps = rng.standard_normal(x0.shape)
-    return _squared_error(eps_model, x0, eps, a, t)
 
 
 def losses_over_training_sets(

@@ -28,12 +28,9 @@ import numpy as np
 
 from ._checks import (
     as_data_matrix,
-    check_eps_model,
     check_nonnegative,
     check_positive_int,
     check_schedule,
-    check_seed,
-    eps_output,
     require_module,
 )
 from .kl import gaussian_kl, optimal_ridge_sampler, sampler_ridge_kl
@@ -343,30 +340,6 @@ class NetworkTrainer(TrainingLoop):
 
         eps.schedule = self.schedule  # lets the sampler refuse another schedule
         return eps
-
-
-def loss_at_steps(eps_model, X, schedule: Schedule, steps, seed: int = 0) -> np.ndarray:
-    """Monte Carlo DDPM loss of any ``eps_model(x, t)`` on the rows X, one value per step t.
-
-    L_t ~= (1/n) sum_i || eps_i - eps_model(sqrt(abar_t) x_i + sqrt(1 - abar_t) eps_i, t) ||^2, with
-    noises drawn from ``seed`` (the same for every model: differences between models are then free of
-    the noise of separate draws). Float64.
-
-
-    Defined in :doc:`chapter 9 </book/09_trained_networks>`, equation :eq:`eq-network-loss`.
-    """
-    check_schedule(schedule)
-    check_eps_model(eps_model, schedule)
-    X = as_data_matrix(X, min_rows=1)
-    rng = np.random.default_rng(check_seed(seed))
-    out = []
-    for t in steps:
-        t = schedule.check_step(t)
-        a = schedule.alpha_bars[t - 1]
-        eps = rng.standard_normal(X.shape)
-        pred = eps_output(eps_model(np.sqrt(a) * X + np.sqrt(1.0 - a) * eps, t), X.shape, t)
-        out.append(np.mean(np.sum((eps - pred) ** 2, axis=1)))
-    return np.array(out)
 
 
 def train_and_sample(trainer: NetworkTrainer, checkpoints, n_samples, seed: int = 0, progress_bar: bool = False):

@@ -20,6 +20,12 @@ t = 1..T), started from zero. Two objectives:
   held at -sqrt(a) mu_0) or centred data, W_t then follows :class:`lindiff.gradient_flow.GradientFlow`
   with ``discrete=True`` exactly; minibatch SGD follows it in expectation.
 
+Training is one generator, :meth:`~lindiff.train.TrainingLoop.iterate`: ``for tr in trainer.iterate(n)``
+takes n steps and hands over the trainer after each one, and the caller records what it needs where
+it needs it (:meth:`~lindiff.train.Trainer.expected_loss`, :meth:`~lindiff.train.Trainer.weights`,
+:meth:`~lindiff.train.Trainer.weights_in_basis`, :meth:`~lindiff.train.Trainer.sampling_distribution`);
+``itertools.chain([trainer], trainer.iterate(n))`` includes the start.
+
 Gradients are written out by hand (the loss is quadratic): for a sample at step t with
 z = x_t + b_t and residual r = W_t z - eps, d||r||^2/dW_t = 2 r z^T and d||r||^2/db_t = 2 W_t^T r.
 
@@ -39,9 +45,6 @@ Adam then costs about nine passes over W.
 
 from __future__ import annotations
 
-import itertools
-from dataclasses import dataclass
-
 import numpy as np
 
 from ._checks import (
@@ -51,11 +54,10 @@ from ._checks import (
     as_mean,
     check_nonnegative,
     check_positive_int,
+    check_psd,
     check_schedule,
-    psd_eigh,
     require_module,
 )
-from .progress import progress
 from .sampler import affine_sampler_law
 from .schedule import Schedule
 from .stats import empirical_stats
@@ -113,79 +115,6 @@ def _check_steps(steps, schedule: Schedule) -> np.ndarray:
     if np.any(arr < 1) or np.any(arr > schedule.T) or np.unique(arr).size != arr.size:
         raise ValueError(f"steps must be distinct integers in 1..{schedule.T}, got {steps!r}")
     return np.sort(arr)
-
-
-@dataclass
-class TrainingRun:
-    """What :func:`train` logged.
-
-    Attributes
-    ----------
-    schedule : Schedule
-    steps : ndarray, shape (n_steps,)
-        The trained steps t.
-    iterations : ndarray, shape (n_log,)
-        Iteration counts at which the log was taken. With the per-step learning rate ``lr``, the
-        training time of :class:`lindiff.gradient_flow.GradientFlow` (with eta = lr) is the iteration count.
-    lr : float
-    train_loss, test_loss : ndarray, shape (n_log,)
-        Exact noise-averaged losses of the logged weights, summed over the trained steps, without
-        the ridge or weight-decay penalty (``test_loss`` is None without ``test_stats``).
-    weights : ndarray, shape (n_log, n_steps, d, d), or None
-    biases : ndarray, shape (n_log, n_steps, d), or None
-
-
-    Defined in :doc:`chapter 6 </book/06_early_stopping>`.
-    """
-
-    schedule: Schedule
-    steps: np.ndarray
-    iterations: np.ndarray
-    lr: float
-    train_loss: np.ndarray
-    test_loss: np.ndarray | None
-    weights: np.ndarray | None
-    biases: np.ndarray | None
-
-    def _check_index(self, index) -> int:
-        if self.weights is None:
-            raise ValueError("this run kept no weights; train with keep_weights=True")
-        n = len(self.iterations)
-        if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not -n <= index < n:
-            raise ValueError(f"index must be an integer in {-n}..{n - 1} (a logged iteration), got {index!r}")
-        return int(index)
-
-    def weights_in_basis(self, basis) -> np.ndarray:
-        """Diagonal of V^T W_t V for every logged iteration and step: shape (n_log, n_steps, d)."""
-        if self.weights is None:
-            raise ValueError("this run kept no weights; train with keep_weights=True")
-        V = as_finite_array(basis, "basis")
-        d = self.weights.shape[-1]
-        if V.shape != (d, d):
-            raise ValueError(f"basis must have shape ({d}, {d}), got {V.shape}")
-        return np.einsum("ik,lsij,jk->lsk", V, self.weights, V, optimize=True)
-
-    def _all_steps(self, index):
-        index = self._check_index(index)
-        if self.steps.size != self.schedule.T:
-            raise ValueError("the sampler needs every step t = 1..T; this run trained only a subset (steps=...)")
-        return self.weights[index], self.biases[index]
-
-    def eps_model(self, index):
-        """The trained denoiser at logged iteration ``index`` as ``eps(x, t)`` for :func:`lindiff.ddpm_sample`."""
-        W, b = self._all_steps(index)
-
-        def eps(x, t):
-            i = self.schedule.check_step(t) - 1
-            return (np.asarray(x, dtype=np.float64) + b[i]) @ W[i].T
-
-        eps.schedule = self.schedule  # lets the sampler refuse another schedule
-        return eps
-
-    def sampling_distribution(self, index):
-        """Exact law N(mean, cov) the sampler produces with the weights of logged iteration ``index``
-        (:func:`lindiff.affine_sampler_law`)."""
-        return affine_sampler_law(*self._all_steps(index), self.schedule)
 
 
 def _stable_limit(trainer):
@@ -340,11 +269,12 @@ class Trainer(TrainingLoop):
     Raises
     ------
     TrainingDiverged
-        From :meth:`~lindiff.train.TrainingLoop.step` and :meth:`run`, when the loss becomes NaN or inf
-        or exceeds 1e6 times the loss of the zero model: the minibatch loss or, in full-batch mode, the
-        exact loss, watched on the device and read every 16 iterations; at the end of a run, the
-        weights are checked too. The message names the learning rate and, for full-batch SGD, the
-        stable limit 1 / max gamma.
+        From :meth:`~lindiff.train.TrainingLoop.step` and :meth:`~lindiff.train.TrainingLoop.iterate`,
+        when the loss becomes NaN or inf or exceeds 1e6 times the loss of the zero model: the
+        minibatch loss or, in full-batch mode, the exact loss, watched on the device and read every
+        16 iterations; at the end of :meth:`~lindiff.train.TrainingLoop.iterate`, the weights are
+        checked too. The message names the learning rate and, for full-batch SGD, the stable limit
+        1 / max gamma.
 
 
     Defined in :doc:`chapter 6 </book/06_early_stopping>`, equation :eq:`eq-sgd-loss`.
@@ -542,10 +472,14 @@ class Trainer(TrainingLoop):
         L_t = d - 2 sqrt(s) Tr W_t + s ||W_t||_F^2 + a Tr(W_t cov W_t^T) + ||W_t (sqrt(a) mean + b_t)||^2.
         Evaluated ``chunk`` steps at a time to bound memory; accumulated in float64.
         """
+        if (mean is None) != (cov is None):
+            raise ValueError("pass both mean and cov (the law of x_0), or neither (the training rows)")
         if mean is None:
             mean, cov = self.mean, self._cov0
+        cov = as_covariance(cov, self.d)
+        check_psd(cov)
         mean = torch.tensor(as_mean(mean, self.d, name="mean"), device=self.device, dtype=self.dtype)
-        cov = torch.tensor(as_covariance(cov, self.d), device=self.device, dtype=self.dtype)
+        cov = torch.tensor(cov, device=self.device, dtype=self.dtype)
         total = 0.0
         for lo in range(0, self.steps.size, chunk):
             sl = slice(lo, lo + chunk)
@@ -580,98 +514,26 @@ class Trainer(TrainingLoop):
         """The current (W_t, b_t) of the trained steps as float64 numpy copies, shapes (n_steps, d, d), (n_steps, d)."""
         return (self.W.detach().double().cpu().numpy().copy(), self.b.detach().double().cpu().numpy().copy())
 
-    def run(
-        self, iterations: int, log_at=None, test_stats=None, keep_weights: bool = True, progress_bar: bool = True
-    ) -> TrainingRun:
-        """Train for ``iterations`` more steps (:meth:`~lindiff.train.TrainingLoop.iterate`), logging at ``log_at``.
+    def weights_in_basis(self, basis) -> np.ndarray:
+        """The weights w_nu(t) = v_nu^T W_t v_nu of the trained steps in an orthonormal basis V (columns v_nu),
+        float64, shape (n_steps, d): in the eigenbasis of the training covariance, the weights of
+        :meth:`lindiff.gradient_flow.GradientFlow.weights`.
 
-        Parameters
-        ----------
-        iterations : int
-            Number of optimizer steps to take (>= 0).
-        log_at : sequence of int, optional
-            Iteration counts (from the start of training, within the range this call covers) at
-            which weights and losses are recorded; default: the end only.
-        test_stats : (mean, cov), optional
-            The true law's mean and covariance, for the test loss.
-        keep_weights : bool
-            Store the weights (float64, on the CPU) at every log point.
+
+        Defined in :doc:`chapter 6 </book/06_early_stopping>`, equation :eq:`eq-gradient-descent`.
         """
-        return _record(self, iterations, log_at, test_stats, keep_weights, progress_bar)
+        V = as_finite_array(basis, "basis")
+        if V.shape != (self.d, self.d):
+            raise ValueError(f"basis must have shape ({self.d}, {self.d}), got {V.shape}")
+        return np.einsum("ik,sij,jk->sk", V, self.weights()[0], V, optimize=True)
+
+    def sampling_distribution(self):
+        """Exact law N(mean, cov) that the sampler draws from with the current weights
+        (:func:`lindiff.affine_sampler_law`; needs every step t = 1..T trained).
 
 
-def _record(trainer: Trainer, iterations: int, log_at, test_stats, keep_weights: bool, progress_bar: bool):
-    """:meth:`Trainer.run`: the losses (and weights) that :meth:`Trainer.iterate` reaches at ``log_at``."""
-    iterations = check_positive_int(iterations, "iterations", minimum=0)
-    end = trainer.iteration + iterations
-    log_at = np.asarray([end] if log_at is None else log_at)
-    if (
-        log_at.ndim != 1
-        or not np.issubdtype(log_at.dtype, np.integer)
-        or np.any(np.diff(log_at) <= 0)
-        or (log_at.size and (log_at[0] < trainer.iteration or log_at[-1] > end))
-    ):
-        raise ValueError(f"log_at must be increasing integers in {trainer.iteration}..{end}, got {log_at!r}")
-    test_stats = _check_test_stats(test_stats, trainer.d)
-    train_loss, test_loss, weights = [], [], []
-    todo = list(log_at)
-    states = itertools.chain([trainer], trainer.iterate(iterations))  # before the first step, then after each
-    for state in progress(states, desc="training", total=iterations + 1, **({} if progress_bar else {"disable": True})):
-        while todo and todo[0] == state.iteration:
-            train_loss.append(state.expected_loss())
-            if test_stats is not None:
-                test_loss.append(state.expected_loss(*test_stats))
-            if keep_weights:
-                weights.append(state.weights())
-            todo.pop(0)
-    return TrainingRun(
-        schedule=trainer.schedule,
-        steps=trainer.steps.copy(),
-        iterations=log_at.astype(np.int64),
-        lr=trainer.lr,
-        train_loss=np.asarray(train_loss),
-        test_loss=np.asarray(test_loss) if test_stats is not None else None,
-        weights=np.asarray([w for w, _ in weights]) if keep_weights else None,
-        biases=np.asarray([b for _, b in weights]) if keep_weights else None,
-    )
-
-
-def _check_test_stats(test_stats, d: int):
-    """(true_mean, true_cov) checked, or None."""
-    if test_stats is None:
-        return None
-    if len(test_stats) != 2:
-        raise ValueError("test_stats must be a pair (true_mean, true_cov)")
-    true_mean = as_mean(test_stats[0], d, name="true_mean")
-    true_cov = as_covariance(test_stats[1], d, name="true_cov")
-    psd_eigh(true_cov, "true_cov")
-    return true_mean, true_cov
-
-
-def train(
-    X,
-    schedule: Schedule,
-    *,
-    iterations: int,
-    lr: float,
-    log_at=None,
-    test_stats=None,
-    keep_weights: bool = True,
-    progress_bar: bool = True,
-    **options,
-) -> TrainingRun:
-    """Train the linear denoiser from zero and return the log (see :class:`Trainer` for ``options``:
-    optimizer, batch_size, full_batch, steps, c, weight_decay, momentum, bias, seed, device, dtype).
-
-    Examples
-    --------
-    >>> run = train(X, Schedule.linear(T=50), iterations=200, lr=0.05, full_batch=True,
-    ...             bias="optimal", log_at=[0, 100, 200])             # doctest: +SKIP
-
-
-    Defined in :doc:`chapter 6 </book/06_early_stopping>`, equation :eq:`eq-sgd-loss`.
-    """
-    trainer = Trainer(X, schedule, lr=lr, **options)
-    return trainer.run(
-        iterations, log_at=log_at, test_stats=test_stats, keep_weights=keep_weights, progress_bar=progress_bar
-    )
+        Defined in :doc:`chapter 6 </book/06_early_stopping>`, equation :eq:`eq-gradient-descent`.
+        """
+        if self.steps.size != self.schedule.T:
+            raise ValueError("the sampler needs every step t = 1..T; this trainer has only a subset (steps=...)")
+        return affine_sampler_law(*self.weights(), self.schedule)

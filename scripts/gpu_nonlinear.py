@@ -50,6 +50,7 @@ import torch
 import lindiff as ld
 from lindiff import networks
 from lindiff.memorisation import memorised_fraction, transition_size
+from lindiff.montecarlo import ddpm_loss_per_step
 from lindiff.train import default_device
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -151,8 +152,10 @@ def image_part(name: str, args, schedule, device) -> dict:
         linear = ld.LinearDiffusion.fit(Xn, schedule)
         out["Ns"].append(N)
         out["mem_frac"].append(memorised_fraction(samples, Xn))
-        out["test_loss_net"].append(float(networks.loss_at_steps(trainer.eps_model(), X_test, schedule, steps).mean()))
-        out["test_loss_linear"].append(float(networks.loss_at_steps(linear, X_test, schedule, steps).mean()))
+        for key, model in (("test_loss_net", trainer.eps_model()), ("test_loss_linear", linear)):
+            # every held-out row once per step, the same draws for both models
+            loss = ddpm_loss_per_step(model, X_test, schedule, steps, n_samples=len(X_test))
+            out[key].append(float(loss.value.mean()))
         print(f"{name} N {N}: memorised {out['mem_frac'][-1]:.3f}", flush=True)
     return out
 

@@ -8,7 +8,7 @@ import lindiff as ld
 import lindiff.memorisation as mem
 from lindiff.memorisation import EmpiricalDenoiser, nearest_training_point
 from lindiff.mixture import GaussianMixture
-from lindiff.montecarlo import train_loss_samples
+from lindiff.montecarlo import ddpm_loss_per_step
 
 SCHED = ld.Schedule.linear(T=1000)
 
@@ -103,20 +103,25 @@ def test_lower_training_loss_than_any_perturbation_and_the_linear_optimum(t):
     """Pythagoras: L(eps* + delta g) - L(eps*) = delta^2 <|g(x_t)|^2>; the linear optimum is worse."""
     X = training_set(N=5, seed=8)
     emp = EmpiricalDenoiser(X, SCHED)
-    base = train_loss_samples(emp, X, SCHED, t, n_noise=20_000, seed=9)
+    n = 20_000 * len(X)  # every training row with 20,000 noises, the same for every model
+
+    def draws(model):
+        return ddpm_loss_per_step(model, X, SCHED, t, n_samples=n, seed=9, draws=True)
+
+    base = draws(emp)
     # <|g(x_t)|^2> from independent draws of the noised training set
     a = SCHED.alpha_bars[t - 1]
     x0 = X[np.random.default_rng(98).integers(0, len(X), 200_000)]
     xt = np.sqrt(a) * x0 + np.sqrt(1 - a) * np.random.default_rng(99).standard_normal(x0.shape)
     for g in (np.tanh, np.ones_like, lambda x: x[:, ::-1] ** 2 / 4):
         for delta in (0.1, -0.1):
-            pert = train_loss_samples(lambda x, s: emp(x, s) + delta * g(x), X, SCHED, t, n_noise=20_000, seed=9)
+            pert = draws(lambda x, s: emp(x, s) + delta * g(x))
             excess = np.mean(pert - base)
             expected = delta**2 * np.mean(np.sum(g(xt) ** 2, axis=1))
             assert excess > 0
             assert abs(excess - expected) < 0.05 * expected
     lin = ld.LinearDiffusion.fit(X, SCHED)
-    lin_draws = train_loss_samples(lin, X, SCHED, t, n_noise=20_000, seed=9)
+    lin_draws = draws(lin)
     assert np.mean(lin_draws - base) > 0
     # the Monte-Carlo estimator agrees with the linear model's closed-form training loss
     assert abs(lin_draws.mean() - lin.train_loss(t)) < 4 * lin_draws.std() / np.sqrt(lin_draws.size)
@@ -161,11 +166,11 @@ def test_bad_input():
     with pytest.raises(ValueError, match="Schedule"):
         EmpiricalDenoiser(X, schedule=1000)
     with pytest.raises(ValueError, match="callable"):
-        train_loss_samples(None, X, SCHED, 1)
+        ddpm_loss_per_step(None, X, SCHED, 1)
     with pytest.raises(ValueError, match="returned shape"):
-        train_loss_samples(lambda x, t: x[:, :1], X, SCHED, 1)
-    with pytest.raises(ValueError, match="n_noise"):
-        train_loss_samples(emp, X, SCHED, 1, n_noise=0)
+        ddpm_loss_per_step(lambda x, t: x[:, :1], X, SCHED, 1)
+    with pytest.raises(ValueError, match="n_samples"):
+        ddpm_loss_per_step(emp, X, SCHED, 1, n_samples=0)
     with pytest.raises(ValueError, match="samples must have shape"):
         nearest_training_point(np.zeros((2, 3)), X)
 

@@ -146,8 +146,6 @@ def test_bad_input_raises():
 
 def test_losses_of_a_model_that_returns_nan_raise_naming_the_step():
     """A NaN prediction used to give a NaN loss with no error."""
-    from lindiff.montecarlo import train_loss_samples
-
     sched = Schedule.linear(T=10)
     X = np.random.default_rng(0).normal(size=(8, 2))
 
@@ -159,4 +157,43 @@ def test_losses_of_a_model_that_returns_nan_raise_naming_the_step():
     with pytest.raises(ValueError, match="eps_model returned NaN or inf at step t=4"):
         ddpm_loss(eps, X, sched, n_samples=100, n_strata=10)
     with pytest.raises(ValueError, match="eps_model returned NaN or inf at step t=4"):
-        train_loss_samples(eps, X, sched, t=4, n_noise=3)
+        ddpm_loss_per_step(eps, X, sched, 4, n_samples=24, draws=True)
+
+
+def test_rows_are_used_equally_often_and_draws_are_the_squared_errors():
+    """eps_theta(x, t) = x / sqrt(1 - abar_t) leaves the error -sqrt(abar_t / (1 - abar_t)) x_0, whatever
+    eps: each draw is abar_t / (1 - abar_t) ||x_0||^2 of its row, so the draws show which rows were used.
+    With n_samples = 3 M every row appears exactly 3 times; the estimate is the draws' mean and error."""
+    sched = Schedule.linear(T=20)
+    X = np.random.default_rng(1).normal(size=(7, 3)) + np.arange(7)[:, None]
+    ab = sched.alpha_bars
+
+    def reveal(x, t):
+        return x / np.sqrt(1 - ab[t - 1])
+
+    steps = [2, 15]
+    draws = ddpm_loss_per_step(reveal, X, sched, steps, n_samples=21, seed=3, draws=True)
+    assert draws.shape == (2, 21)
+    for row, t in zip(draws, steps):
+        per_row = ab[t - 1] / (1 - ab[t - 1]) * np.sum(X**2, axis=1)
+        np.testing.assert_allclose(np.sort(row), np.sort(np.repeat(per_row, 3)), rtol=1e-12)
+        assert not np.allclose(row, np.repeat(per_row, 3))  # in random order
+    est = ddpm_loss_per_step(reveal, X, sched, steps, n_samples=21, seed=3)
+    np.testing.assert_array_equal(est.value, draws.mean(axis=1))
+    np.testing.assert_array_equal(est.stderr, draws.std(axis=1, ddof=1) / np.sqrt(21))
+    one = ddpm_loss_per_step(reveal, X, sched, 2, n_samples=21, seed=3, draws=True)
+    assert one.shape == (21,)
+    np.testing.assert_array_equal(one, draws[0])
+
+
+def test_a_model_of_another_schedule_and_a_bad_seed_are_refused():
+    sched = Schedule.linear(T=4, beta_min=0.05, beta_max=0.5)
+    X = np.random.default_rng(0).standard_normal((6, 2))
+    model = LinearDiffusion.fit(X, Schedule.linear(T=4, beta_min=0.05, beta_max=0.6))
+    with pytest.raises(ValueError, match="differs from the schedule eps_model was built for"):
+        ddpm_loss_per_step(model, X, sched, [1])
+    with pytest.raises(ValueError, match="differs from the schedule eps_model was built for"):
+        ddpm_loss(model, X, sched, n_samples=20, n_strata=2)
+    for seed in (-1, 1.5, "one"):
+        with pytest.raises(ValueError, match="seed must be"):
+            ddpm_loss_per_step(lambda x, t: 0 * x, X, sched, [1], seed=seed)

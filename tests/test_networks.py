@@ -7,6 +7,7 @@ torch = pytest.importorskip("torch", reason="the networks need torch: pip instal
 
 import lindiff as ld  # noqa: E402
 from lindiff import networks  # noqa: E402
+from lindiff.montecarlo import ddpm_loss_per_step  # noqa: E402
 from lindiff.train import TrainingDiverged  # noqa: E402
 
 torch.set_num_threads(1)  # tiny networks: extra threads only add overhead on a shared machine
@@ -36,8 +37,8 @@ def test_stepwise_linear_net_reaches_the_exact_optimum_of_chapter_2():
         np.testing.assert_allclose(got_W, W, atol=0.03)
         np.testing.assert_allclose(got_Wb, W @ b, atol=0.03)
     steps = range(1, TINY.T + 1)
-    loss_net = networks.loss_at_steps(trainer.eps_model(), X[np.arange(4000) % 6], TINY, steps, seed=2)
-    loss_opt = networks.loss_at_steps(optimum, X[np.arange(4000) % 6], TINY, steps, seed=2)
+    loss_net = ddpm_loss_per_step(trainer.eps_model(), X, TINY, steps, n_samples=4000, seed=2).value
+    loss_opt = ddpm_loss_per_step(optimum, X, TINY, steps, n_samples=4000, seed=2).value
     # the optimum minimises the expected loss, not the loss on these particular noises: compare values
     np.testing.assert_allclose(loss_net, loss_opt, rtol=2e-3)
 
@@ -100,36 +101,6 @@ def test_train_and_sample_draws_the_books_samples_of_the_trained_network_at_each
     for got, want in zip(drawn, expected):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
     assert not np.allclose(expected[0], expected[1])  # training between the checkpoints moved the net
-
-
-def test_loss_at_steps_is_the_monte_carlo_ddpm_loss():
-    """For the zero predictor the loss is E||eps||^2 = d at every step, up to Monte Carlo error."""
-    X = tiny_data(N=2000)
-    loss = networks.loss_at_steps(lambda x, t: np.zeros_like(x), X, TINY, [1, 4], seed=0)
-    np.testing.assert_allclose(loss, 3.0, rtol=0.05)
-
-
-def test_loss_at_steps_of_the_linear_model_is_its_exact_test_loss():
-    """loss_at_steps(LinearDiffusion.fit(X), rows drawn from N(mu, Sigma)) agrees with the exact
-    test_loss_per_step(mu, Sigma) at those steps, within 5 Monte Carlo standard errors (estimated
-    from 20 independent batches of rows and noises)."""
-    X = tiny_data(N=6)
-    model = ld.LinearDiffusion.fit(X, TINY)
-    mu = np.array([0.5, 1.5, 0.0])
-    A = np.array([[1.0, 0.3, 0.0], [0.0, 0.8, 0.2], [0.1, 0.0, 0.6]])
-    Sigma = A @ A.T
-    steps = [1, 2, 4]
-    rng = np.random.default_rng(11)
-    batches = np.array(
-        [
-            networks.loss_at_steps(model, rng.multivariate_normal(mu, Sigma, 5000), TINY, steps, seed=seed)
-            for seed in range(20)
-        ]
-    )
-    exact = model.test_loss_per_step(mu, Sigma)[np.array(steps) - 1]
-    se = batches.std(axis=0, ddof=1) / np.sqrt(len(batches))
-    assert np.all(np.abs(batches.mean(axis=0) - exact) < 5 * se)
-    assert np.all(se < 0.02 * exact)  # the check has teeth: the error is small against the loss
 
 
 def test_train_and_score_gaussian_scores_against_independent_computations():
@@ -259,16 +230,6 @@ def test_network_trainer_says_when_the_net_does_not_fit_the_data():
     net = networks.MLPDenoiser(5, TINY.T, width=8, blocks=1)
     with pytest.raises(ValueError, match=r"net cannot take the rows of X \(d = 3\)"):
         networks.NetworkTrainer(np.zeros((4, 3)), TINY, net)
-
-
-def test_loss_at_steps_refuses_a_model_of_another_schedule_and_a_bad_seed():
-    X = np.random.default_rng(0).standard_normal((6, 2))
-    other = ld.Schedule.linear(T=TINY.T, beta_min=0.05, beta_max=0.6)
-    model = ld.LinearDiffusion.fit(X, other)
-    with pytest.raises(ValueError, match="differs from the schedule eps_model was built for"):
-        networks.loss_at_steps(model, X, TINY, [1])
-    with pytest.raises(ValueError, match="seed must be"):
-        networks.loss_at_steps(lambda x, t: 0 * x, X, TINY, [1], seed=-1)
 
 
 def test_stepwise_linear_denoiser_refuses_step_zero():

@@ -5,6 +5,7 @@ rows, the closed-form optimum (LinearDiffusion.weights), the closed-form gradien
 lindiff.gradient_flow, Monte-Carlo losses, and the sampler run with the trained weights.
 """
 
+import itertools
 import json
 import os
 import subprocess
@@ -18,7 +19,7 @@ torch = pytest.importorskip("torch", reason="the trainer needs torch: pip instal
 
 import lindiff as ld  # noqa: E402
 from lindiff.gradient_flow import GradientFlow  # noqa: E402
-from lindiff.train import Trainer, TrainingRun, train  # noqa: E402
+from lindiff.train import Trainer  # noqa: E402
 
 SCHED = ld.Schedule.linear(T=10, beta_min=1e-3, beta_max=0.3)
 torch.set_num_threads(1)  # tiny tensors: extra threads only add overhead on a shared machine
@@ -47,6 +48,20 @@ def _loss_over_rows(W, b, X, steps, c):
             + a[i] * c * (W[i] ** 2).sum()
         )
     return total
+
+
+def _trained(X, iterations, sched=SCHED, **options):
+    """A CPU trainer after ``iterations`` steps of its generator."""
+    tr = Trainer(X, sched, device="cpu", **options)
+    for _ in tr.iterate(iterations):
+        pass
+    return tr
+
+
+def _log(tr, iterations, log_at, record):
+    """``record(tr)`` at the iterations ``log_at``, over the trainer before the first step and after each."""
+    states = itertools.chain([tr], tr.iterate(iterations))
+    return [record(state) for state in states if state.iteration in log_at]
 
 
 def _randomise(tr, seed=0):
@@ -121,25 +136,22 @@ def test_full_batch_descent_follows_the_discrete_formula(bias, centred):
     model = ld.LinearDiffusion.fit(X, SCHED)
     flow = GradientFlow(model, eta=0.08)
     log_at = [0, 1, 5, 40, 200]
-    run = train(
-        X,
-        SCHED,
-        iterations=200,
-        lr=0.08,
-        full_batch=True,
-        bias=bias,
-        log_at=log_at,
-        test_stats=(mu, Sigma),
-        device="cpu",
-        progress_bar=False,
-    )
     V = model.eigenvectors
+    tr = Trainer(X, SCHED, lr=0.08, full_batch=True, bias=bias, device="cpu")
+    log = _log(
+        tr,
+        200,
+        log_at,
+        lambda s: (s.iteration, s.weights()[0], s.expected_loss(), s.expected_loss(mu, Sigma), s.weights_in_basis(V)),
+    )
+    iterations, weights, train_loss, test_loss, in_basis = (np.array(v) for v in zip(*log))
+    np.testing.assert_array_equal(iterations, log_at)
     for i, n in enumerate(log_at):
         expect = np.einsum("ik,tk,jk->tij", V, flow.weights(n, discrete=True), V)
-        np.testing.assert_allclose(run.weights[i], expect, atol=1e-11)
-    np.testing.assert_allclose(run.train_loss, flow.train_loss(log_at, discrete=True), rtol=1e-11)
-    np.testing.assert_allclose(run.test_loss, flow.test_loss(log_at, mu, Sigma, discrete=True), rtol=1e-11)
-    np.testing.assert_allclose(run.weights_in_basis(V), flow.weights(log_at, discrete=True), atol=1e-11)
+        np.testing.assert_allclose(weights[i], expect, atol=1e-11)
+    np.testing.assert_allclose(train_loss, flow.train_loss(log_at, discrete=True), rtol=1e-11)
+    np.testing.assert_allclose(test_loss, flow.test_loss(log_at, mu, Sigma, discrete=True), rtol=1e-11)
+    np.testing.assert_allclose(in_basis, flow.weights(log_at, discrete=True), atol=1e-11)
 
 
 @pytest.mark.parametrize("c, weight_decay", [(0.0, 0.0), (0.3, 0.0), (0.0, 0.2)])
@@ -147,24 +159,13 @@ def test_full_batch_training_converges_to_the_closed_form_optimum(c, weight_deca
     """Learned bias, uncentred data: (W_t, b_t) -> LinearDiffusion.weights(t); weight decay wd
     converges to the ridge c_t = wd / (2 abar_t)."""
     X = _data(N=3, d=4)
-    run = train(
-        X,
-        SCHED,
-        iterations=4000,
-        lr=0.05,
-        optimizer="sgd",
-        momentum=0.9,
-        full_batch=True,
-        c=c,
-        weight_decay=weight_decay,
-        device="cpu",
-        progress_bar=False,
-    )
+    tr = _trained(X, 4000, lr=0.05, optimizer="sgd", momentum=0.9, full_batch=True, c=c, weight_decay=weight_decay)
+    weights, biases = tr.weights()
     for t in (1, 4, 10):
         c_t = c + weight_decay / (2 * SCHED.alpha_bars[t - 1])
         W, b = ld.LinearDiffusion.fit(X, SCHED, c=c_t).weights(t)
-        np.testing.assert_allclose(run.weights[-1, t - 1], W, atol=1e-8)
-        np.testing.assert_allclose(run.biases[-1, t - 1], b, atol=1e-6)
+        np.testing.assert_allclose(weights[t - 1], W, atol=1e-8)
+        np.testing.assert_allclose(biases[t - 1], b, atol=1e-6)
 
 
 @pytest.mark.parametrize("optimizer, bias", [("sgd", "optimal"), ("adam", "learned")])
@@ -178,7 +179,8 @@ def test_minibatch_training_converges_to_the_closed_form_optimum(optimizer, bias
     tr = Trainer(X, SCHED, lr=0.05, optimizer=optimizer, batch_size=256, steps=steps, bias=bias, seed=4, device="cpu")
     for lr in (0.05 if optimizer == "sgd" else 0.01, 0.01, 0.002):
         tr.lr = lr
-        tr.run(1500, progress_bar=False, keep_weights=False)
+        for _ in tr.iterate(1500):
+            pass
     model = ld.LinearDiffusion.fit(X, SCHED)
     for i, t in enumerate(steps):
         W, b = model.weights(t)
@@ -198,18 +200,9 @@ def test_minibatch_sgd_follows_gradient_descent_in_expectation():
     expect = GradientFlow(model, eta).weights(n, discrete=True)[steps - 1]
     runs = np.array(
         [
-            train(
-                X,
-                SCHED,
-                iterations=n,
-                lr=eta,
-                batch_size=24,
-                steps=steps,
-                bias="optimal",
-                seed=s,
-                device="cpu",
-                progress_bar=False,
-            ).weights_in_basis(model.eigenvectors)[-1]
+            _trained(X, n, lr=eta, batch_size=24, steps=steps, bias="optimal", seed=s).weights_in_basis(
+                model.eigenvectors
+            )
             for s in range(120)
         ]
     )
@@ -236,16 +229,20 @@ def test_sampler_with_trained_weights_matches_the_analytic_law():
     X = _data(N=3, d=4)
     model = ld.LinearDiffusion.fit(X, SCHED)
     flow = GradientFlow(model, eta=0.1)
-    tr = Trainer(X, SCHED, lr=0.1, full_batch=True, bias="optimal", device="cpu")
-    run = tr.run(15, log_at=[15], progress_bar=False)
+    tr = _trained(X, 15, lr=0.1, full_batch=True, bias="optimal")
     mean, cov = flow.sampling_distribution(15, discrete=True)
-    mean_rec, cov_rec = run.sampling_distribution(0)
+    mean_rec, cov_rec = tr.sampling_distribution()
     np.testing.assert_allclose(mean_rec, mean, atol=1e-11)
     np.testing.assert_allclose(cov_rec, cov, atol=1e-11)
     n = 40_000
     se_mean = np.sqrt(np.diag(cov) / n)
     se_cov = np.sqrt((np.outer(np.diag(cov), np.diag(cov)) + cov**2) / n)
-    for eps in (tr.eps_model(), run.eps_model(0)):  # the torch model and the logged weights
+    W, b = tr.weights()
+
+    def copied(x, t):  # the weights handed out, applied in numpy
+        return (x + b[t - 1]) @ W[t - 1].T
+
+    for eps in (tr.eps_model(), copied):  # the torch model and the copied weights
         samples = ld.ddpm_sample(eps, SCHED, n, 4, seed=2, progress_bar=False)
         assert np.all(np.abs(samples.mean(axis=0) - mean) < 5 * se_mean)
         assert np.all(np.abs(np.cov(samples.T) - cov) < 5 * se_cov)
@@ -253,33 +250,24 @@ def test_sampler_with_trained_weights_matches_the_analytic_law():
 
 def test_subset_of_steps_and_float32():
     X = _data()
-    run = train(
-        X,
-        SCHED,
-        iterations=5,
-        lr=0.05,
-        steps=[3, 1],
-        log_at=[0, 5],
-        dtype=torch.float32,
-        device="cpu",
-        progress_bar=False,
-    )
-    assert isinstance(run, TrainingRun)
-    assert list(run.steps) == [1, 3] and run.weights.shape == (2, 2, 4, 4) and run.weights.dtype == np.float64
-    assert run.train_loss[0] == pytest.approx(2 * 4)  # W = 0 predicts nothing: loss d per step
-    assert run.test_loss is None
+    tr = Trainer(X, SCHED, lr=0.05, steps=[3, 1], dtype=torch.float32, device="cpu")
+    log = _log(tr, 5, [0, 5], lambda s: (s.weights(), s.expected_loss()))
+    assert list(tr.steps) == [1, 3] and tr.iteration == 5
+    (W0, b0), loss0 = log[0]
+    (W5, _), loss5 = log[1]
+    assert W0.shape == (2, 4, 4) and b0.shape == (2, 4) and W0.dtype == b0.dtype == np.float64
+    assert loss0 == pytest.approx(2 * 4)  # W = 0 predicts nothing: loss d per step
+    assert np.all(W0 == 0) and np.any(W5 != 0) and loss5 < loss0  # copies: the first log kept its zeros
+    assert tr.weights_in_basis(np.eye(4)).shape == (2, 4)
+    np.testing.assert_array_equal(tr.weights_in_basis(np.eye(4)), np.diagonal(W5, axis1=1, axis2=2))
     with pytest.raises(ValueError, match="every step"):
-        run.eps_model(0)
+        tr.eps_model()
     with pytest.raises(ValueError, match="every step"):
-        run.sampling_distribution(1)
-    with pytest.raises(ValueError):
-        run.weights_in_basis(np.eye(3))
-    with pytest.raises(ValueError):
-        run.eps_model(5)
-    nolog = train(X, SCHED, iterations=2, lr=0.05, keep_weights=False, device="cpu", progress_bar=False)
-    assert nolog.weights is None and list(nolog.iterations) == [2]
-    with pytest.raises(ValueError, match="keep_weights"):
-        nolog.weights_in_basis(np.eye(4))
+        tr.sampling_distribution()
+    with pytest.raises(ValueError, match="basis must have shape"):
+        tr.weights_in_basis(np.eye(3))
+    with pytest.raises(ValueError, match="basis"):
+        tr.weights_in_basis(np.full((4, 4), np.nan))
 
 
 @pytest.mark.parametrize(
@@ -322,16 +310,20 @@ def test_bad_data_and_run_arguments_raise():
     for bad_lr in (0.0, -0.1, np.inf):
         with pytest.raises(ValueError):
             tr.lr = bad_lr
-    for kwargs in (
-        dict(iterations=-1),
-        dict(iterations=3, log_at=[4]),
-        dict(iterations=3, log_at=[2, 1]),
-        dict(iterations=3, test_stats=(np.zeros(3), np.eye(3))),
-        dict(iterations=3, test_stats=(np.zeros(4), -np.eye(4))),
-        dict(iterations=3, test_stats=(np.zeros(4),)),
+    for bad in (-1, 2.5, "3"):
+        with pytest.raises(ValueError, match="iterations"):
+            next(tr.iterate(bad))
+    for mean, cov, match in (
+        (np.zeros(3), np.eye(4), "mean has length 3"),
+        (np.zeros(4), np.eye(3), r"cov has shape \(3, 3\)"),
+        (np.zeros(4), -np.eye(4), "not positive semi-definite"),
+        (np.zeros(4), None, "both mean and cov"),
+        (None, np.eye(4), "both mean and cov"),
+        (np.zeros(4), np.ones((4, 3)), "square"),
     ):
-        with pytest.raises(ValueError):
-            tr.run(progress_bar=False, **kwargs)
+        with pytest.raises(ValueError, match=match):
+            tr.expected_loss(mean, cov)
+    assert tr.iteration == 0
 
 
 def test_gpu_benchmark_script_runs_tiny_on_cpu(tmp_path):
@@ -374,7 +366,7 @@ def test_minibatch_divergence_stops_and_names_the_learning_rate(opts):
     X = np.random.default_rng(0).normal(size=(20, 3))
     sched = ld.Schedule.linear(T=20)
     with pytest.raises(ld.train.TrainingDiverged, match=rf"with lr = {opts['lr']:g}: .*Lower lr"):
-        train(X, sched, iterations=3000, device="cpu", progress_bar=False, **opts)
+        _trained(X, 3000, sched, **opts)
 
 
 @pytest.mark.parametrize("momentum", [0.0, 0.9])
@@ -386,7 +378,8 @@ def test_full_batch_divergence_past_the_stable_limit_names_it(momentum):
     limit = _stable_limit(X, sched, momentum)
     tr = Trainer(X, sched, lr=1.01 * limit, full_batch=True, bias="optimal", momentum=momentum, device="cpu")
     with pytest.raises(ld.train.TrainingDiverged, match=rf"is stable for lr < .* = {limit:.4g}") as info:
-        tr.run(20000, progress_bar=False)
+        for _ in tr.iterate(20000):
+            pass
     assert tr.iteration < 20000
     assert f"lr = {1.01 * limit:g}" in str(info.value)
 
@@ -394,23 +387,14 @@ def test_full_batch_divergence_past_the_stable_limit_names_it(momentum):
 def test_full_batch_just_below_the_stable_limit_runs_without_alarm():
     X = _data(N=20, d=3)
     sched = ld.Schedule.linear(T=20)
-    run = train(
-        X,
-        sched,
-        iterations=3000,
-        lr=0.99 * _stable_limit(X, sched),
-        full_batch=True,
-        bias="optimal",
-        log_at=[0, 1000, 3000],
-        device="cpu",
-        progress_bar=False,
-    )
-    assert np.all(np.diff(run.train_loss) <= 1e-12)
-    assert run.train_loss[-1] == pytest.approx(ld.LinearDiffusion.fit(X, sched).train_loss(), rel=1e-9)
+    tr = Trainer(X, sched, lr=0.99 * _stable_limit(X, sched), full_batch=True, bias="optimal", device="cpu")
+    train_loss = _log(tr, 3000, [0, 1000, 3000], Trainer.expected_loss)
+    assert len(train_loss) == 3 and np.all(np.diff(train_loss) <= 1e-12)
+    assert train_loss[-1] == pytest.approx(ld.LinearDiffusion.fit(X, sched).train_loss(), rel=1e-9)
 
 
 def test_step_by_step_training_also_stops_on_divergence():
-    """Trainer.step, used without run(), checks every 16 iterations."""
+    """Trainer.step, used without iterate(), checks every 16 iterations."""
     tr = Trainer(_data(), SCHED, lr=0.05, device="cpu")
     with torch.no_grad():
         tr.W[0, 0, 0] = np.inf
@@ -421,7 +405,7 @@ def test_step_by_step_training_also_stops_on_divergence():
 
 def test_seed_and_device_errors_name_the_argument():
     with pytest.raises(ValueError, match=r"seed must be < 2\*\*63"):
-        train(_data(), SCHED, iterations=1, lr=0.1, seed=2**70, device="cpu", progress_bar=False)
+        Trainer(_data(), SCHED, lr=0.1, seed=2**70, device="cpu")
     Trainer(_data(), SCHED, lr=0.1, seed=2**63 - 1, device="cpu")
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="device must be an available torch device .* got 'cuda'"):
@@ -455,23 +439,27 @@ def test_the_minibatch_loss_watched_for_divergence_is_unbiased():
     assert abs(draws.mean() - exact) < 4 * draws.std() / np.sqrt(draws.size)
 
 
-def test_iterate_yields_every_step_and_run_logs_the_same_numbers():
-    """The generator and the logged run take the same steps from the same seed."""
+def test_iterate_yields_every_step_and_is_seeded():
+    """The generator yields the trainer after every step; the same seed takes the same steps, another
+    seed other ones; the weights handed out are copies; stopping early is allowed."""
     X = _data()
     opts = dict(lr=0.05, batch_size=8, seed=4, device="cpu")
     tr = Trainer(X, SCHED, **opts)
     seen, losses, weights = [], [], {}
     for state in tr.iterate(6):
+        assert state is tr
         seen.append(state.iteration)
         losses.append(state.expected_loss())
         if state.iteration in (2, 6):
             weights[state.iteration] = state.weights()
     assert seen == [1, 2, 3, 4, 5, 6] and np.isfinite(tr.loss)
-    run = Trainer(X, SCHED, **opts).run(6, log_at=[1, 2, 3, 4, 5, 6], progress_bar=False)
-    np.testing.assert_array_equal(run.train_loss, losses)
-    for i in (2, 6):
-        np.testing.assert_array_equal(run.weights[i - 1], weights[i][0])
-        np.testing.assert_array_equal(run.biases[i - 1], weights[i][1])
+    assert len(set(losses)) == 6  # every step moved the weights
+    assert not np.array_equal(weights[2][0], weights[6][0])  # copies, not views of the live weights
+    again = Trainer(X, SCHED, **opts)
+    np.testing.assert_array_equal(_log(again, 6, range(1, 7), Trainer.expected_loss), losses)
+    np.testing.assert_array_equal(again.weights()[0], weights[6][0])
+    other = _trained(X, 6, lr=0.05, batch_size=8, seed=5)
+    assert not np.array_equal(other.weights()[0], weights[6][0])
     assert next(Trainer(X, SCHED, **opts).iterate(3)).iteration == 1  # stopping early is allowed
     assert np.isnan(Trainer(X, SCHED, **opts).loss)  # no step taken yet
 
@@ -504,7 +492,7 @@ def test_random_start_is_seeded_scaled_and_relaxes_as_full_batch_descent_predict
     big = Trainer(np.random.default_rng(0).standard_normal((5, 200)), SCHED, **opts).weights()[0]
     assert abs(big.mean()) < 5 * np.sqrt(1 / 200 / big.size) and abs(big.var() * 200 - 1) < 0.02
 
-    run = train(X, SCHED, iterations=n, progress_bar=False, **opts)
+    W_n = _trained(X, n, **{k: v for k, v in opts.items() if k != "device"}).weights()[0]
     model = ld.LinearDiffusion.fit(X, SCHED)
     _, cov0 = ld.empirical_stats(X, ddof=0)
     d = X.shape[1]
@@ -513,7 +501,7 @@ def test_random_start_is_seeded_scaled_and_relaxes_as_full_batch_descent_predict
         K = a * cov0 + (1 - a) * np.eye(d)
         W_inf = model.weights(t)[0]
         expect = W_inf + (W0[i] - W_inf) @ np.linalg.matrix_power(np.eye(d) - 2 * lr * K, n)
-        np.testing.assert_allclose(run.weights[-1][i], expect, atol=1e-11)
+        np.testing.assert_allclose(W_n[i], expect, atol=1e-11)
 
 
 def test_random_start_uses_the_same_minibatches_as_the_zero_start():
@@ -521,13 +509,15 @@ def test_random_start_uses_the_same_minibatches_as_the_zero_start():
     has a generator of its own, so the draws do not depend on the start, and the runs from 0, W_0 and 2 W_0
     end at W(2 W_0) - W(W_0) = W(W_0) - W(0)."""
     X = _data(N=4, d=5)
-    opts = dict(lr=0.05, batch_size=8, bias="optimal", seed=3, device="cpu", progress_bar=False, iterations=30)
-    zero = train(X, SCHED, init="zero", **opts).weights[-1]
-    rand = train(X, SCHED, init="random", **opts).weights[-1]
-    tr = Trainer(X, SCHED, lr=0.05, batch_size=8, bias="optimal", init="random", seed=3, device="cpu")
+    opts = dict(lr=0.05, batch_size=8, bias="optimal", seed=3)
+    zero = _trained(X, 30, init="zero", **opts).weights()[0]
+    rand = _trained(X, 30, init="random", **opts).weights()[0]
+    tr = Trainer(X, SCHED, init="random", device="cpu", **opts)
     with torch.no_grad():
         tr.W.mul_(2.0)
-    twice = tr.run(30, progress_bar=False).weights[-1]
+    for _ in tr.iterate(30):
+        pass
+    twice = tr.weights()[0]
     # linearity in the start: twice - rand = rand - zero, exactly up to round-off
     np.testing.assert_allclose(twice - rand, rand - zero, atol=1e-10)
     assert np.abs(rand - zero).max() > 1e-3
