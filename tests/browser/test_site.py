@@ -1,0 +1,65 @@
+"""The built book in headless Chromium, one test per page (checks: browser_checks.SiteChecker).
+
+    pytest tests/browser/test_site.py                     every page of _build/html
+    pytest tests/browser/test_site.py -k 05_real_images   one page
+    pytest tests/browser/test_site.py --site DIR          another build (or LINDIFF_SITE=DIR)
+
+Skipped, saying so, when the site is not built. Screenshots go to _build/screenshots/ (next to the
+site folder); each page's facts (math elements, images, figures, widgets, sliders, links, axe
+findings allowed, seconds) are printed (-s, or -rA) and recorded as the test's properties.
+"""
+
+from __future__ import annotations
+
+import shutil
+import warnings
+from pathlib import Path
+
+import pytest
+from browser_checks import SiteChecker, html_pages
+
+pytestmark = pytest.mark.browser
+
+
+def site_dir(config) -> Path:
+    opt = Path(config.getoption("--site"))
+    if opt.is_absolute():
+        return opt
+    here = config.invocation_params.dir / opt
+    return here if here.exists() else config.rootpath / opt
+
+
+def pytest_generate_tests(metafunc):
+    if "page" in metafunc.fixturenames:
+        site = site_dir(metafunc.config)
+        pages = html_pages(site) if (site / "index.html").is_file() else ["(site not built)"]
+        metafunc.parametrize("page", pages)
+
+
+@pytest.fixture(scope="module")
+def site(request, playwright):
+    folder = site_dir(request.config)
+    if not (folder / "index.html").is_file():
+        pytest.skip(f"{folder}/index.html not found: build the book first (bash scripts/build-book.sh)")
+    shots = folder.parent / "screenshots"
+    shutil.rmtree(shots, ignore_errors=True)
+    shots.mkdir(parents=True)
+    with SiteChecker(playwright, folder, shot_dir=shots) as checker:
+        yield checker
+        # an allowlist entry that no page needed: a note, so that the list stays exact
+        if len(checker.pages) == checker.checked:
+            for entry in checker.unused_allowlist():
+                warnings.warn(f"scripts/axe-allowlist.json: {entry} matched nothing (remove it?)", stacklevel=1)
+        print(
+            f"\nsite: {checker.checked} pages checked, {len(checker.external)} requests to other hosts blocked, "
+            f"accessibility audit {checker.axe_seconds:.1f} s, screenshots in {shots}"
+        )
+
+
+def test_page(site, page, record_property):
+    problems, facts = site.check(page)
+    site.checked += 1
+    for key, value in facts.items():
+        record_property(key, value)
+    print(f"{page}: {facts}")
+    assert not problems, f"{page}: {len(problems)} problems:\n  - " + "\n  - ".join(problems)
