@@ -1,9 +1,9 @@
 """The browser checks must fail on the defects they exist to catch: each test feeds them a tiny page
-(or, for Lab, a page with the markup jupyterlab-myst writes, and one real notebook in a real Lab) with
-one known defect and requires the check to report it, and a clean page to pass.
+(or, for Lab, a page with the markup jupyterlab-myst writes) with one known defect and requires the
+check to report it, and a clean page to pass. A broken notebook in a real JupyterLab is
+tests/browser/test_lab.py::test_broken_notebook (it shares that file's Lab server).
 
-Runs by default (a few seconds; needs playwright and Chromium, skipped without them), except the
-real-Lab test, which is marked ``browser`` like tests/browser/test_lab.py.
+Runs by default (about 15 s; needs playwright and Chromium, skipped without them).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import zlib
 
 import pytest
 from browser_checks import AXE_PATH, ROOT, SiteChecker, axe_problems, browser_path, load_allowlist
-from lab_checks import LabBrowser, LabServer, check_notebook, lab_missing, myst_problems
+from lab_checks import myst_problems
 
 
 def png(width: int = 2, height: int = 2) -> bytes:
@@ -247,41 +247,3 @@ def test_lab_markdown_not_rendered(lab_page):
     lab_page.set_content(html(LAB_CLEAN))
     found = myst_problems(lab_page, n_markdown=2)
     assert found["problems"] == ["1 of 2 markdown cells rendered by jupyterlab-myst (.myst)"]
-
-
-# ---------------------------------------------------------------- Lab: a broken notebook in a real Lab
-BROKEN_NOTEBOOK = {
-    "cells": [
-        {"cell_type": "markdown", "metadata": {}, "source": "# A broken notebook\n\nA value: {glue:text}`beta:.3f`."},
-        {"cell_type": "markdown", "metadata": {}, "source": "Another: {eval}`glued.beta`."},
-        {"cell_type": "markdown", "metadata": {}, "source": "As {cite:p}`nobody2025` says; see {eq}`eq-nowhere`."},
-        {"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [], "source": "1 / 0"},
-    ],
-    "metadata": {
-        "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-        "language_info": {"name": "python"},
-    },
-    "nbformat": 4,
-    "nbformat_minor": 5,
-}
-
-
-@pytest.mark.browser
-def test_lab_check_reports_a_broken_notebook(playwright, tmp_path):
-    why = lab_missing()
-    if why:
-        pytest.skip(why)
-    nb = tmp_path / "broken.ipynb"
-    nb.write_text(json.dumps(BROKEN_NOTEBOOK))
-    with LabServer([nb]) as server:
-        browser = LabBrowser(playwright, server)
-        try:
-            res = check_notebook(browser, nb.name)
-        finally:
-            browser.close()
-    problems = "\n".join(res["problems"])
-    assert "error output after Run All: ZeroDivisionError" in problems, res
-    assert "cross-reference Lab cannot resolve: eq-nowhere" in problems, res
-    # jupyterlab-myst shows the glue role as its name and format, the {eval} with no stored result as code
-    assert any("beta:.3f" in g for g in res["glue"]), res
-    assert any("glued.beta" in g for g in res["glue"]), res

@@ -2,6 +2,7 @@
 
     pytest tests/browser/test_lab.py                         chapters 2, 5 and 6 and tests/lab/explorer_keys.ipynb
     pytest tests/browser/test_lab.py -k explorer_keys        one notebook
+    pytest tests/browser/test_lab.py -k broken_notebook      the check fails on a notebook with known defects
     LINDIFF_LAB_NOTEBOOKS="a.ipynb b.ipynb" pytest tests/browser/test_lab.py    others
 
 JupyterLab is the one beside the Python running pytest (the project's .venv); skipped, saying so,
@@ -17,6 +18,7 @@ converted to {eval} roles with stored user_expressions; then remove the mark.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -39,17 +41,36 @@ def notebooks() -> list[Path]:
 NOTEBOOKS = notebooks()
 
 
+# A notebook with known defects: the check must report each (test_broken_notebook).
+BROKEN_NOTEBOOK = {
+    "cells": [
+        {"cell_type": "markdown", "metadata": {}, "source": "# A broken notebook\n\nA value: {glue:text}`beta:.3f`."},
+        {"cell_type": "markdown", "metadata": {}, "source": "Another: {eval}`glued.beta`."},
+        {"cell_type": "markdown", "metadata": {}, "source": "As {cite:p}`nobody2025` says; see {eq}`eq-nowhere`."},
+        {"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [], "source": "1 / 0"},
+    ],
+    "metadata": {
+        "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+        "language_info": {"name": "python"},
+    },
+    "nbformat": 4,
+    "nbformat_minor": 5,
+}
+
+
 @pytest.fixture(scope="module")
-def lab(playwright):
+def lab(playwright, tmp_path_factory):
     why = lab_missing()
     if why:
         pytest.skip(why)
     missing = [str(nb) for nb in NOTEBOOKS if not nb.is_file()]
     assert not missing, f"notebooks to check in Lab not found (update test_lab.DEFAULT?): {missing}"
+    broken = tmp_path_factory.mktemp("lab") / "broken_notebook.ipynb"
+    broken.write_text(json.dumps(BROKEN_NOTEBOOK))
     shots = ROOT / "_build" / "screenshots-lab"
     shutil.rmtree(shots, ignore_errors=True)
     shots.mkdir(parents=True)
-    with LabServer(NOTEBOOKS) as server:
+    with LabServer([*NOTEBOOKS, broken]) as server:
         browser = LabBrowser(playwright, server, shot_dir=shots)
         try:
             yield {"browser": browser, "results": {}}
@@ -98,3 +119,14 @@ def test_notebook(lab, name, record_property):
 def test_glue(lab, name):
     glue = result(lab, name)["glue"]
     assert not glue, f"{name}: {len(glue)} glued values shown by name:\n  - " + "\n  - ".join(glue[:10])
+
+
+def test_broken_notebook(lab):
+    """The check fails on a notebook with an error, an unresolvable reference and glued values shown by name."""
+    res = result(lab, "broken_notebook.ipynb")
+    problems = "\n".join(res["problems"])
+    assert "error output after Run All: ZeroDivisionError" in problems, res
+    assert "cross-reference Lab cannot resolve: eq-nowhere" in problems, res
+    # jupyterlab-myst shows the glue role as its name and format, the {eval} with no stored result as code
+    assert any("beta:.3f" in g for g in res["glue"]), res
+    assert any("glued.beta" in g for g in res["glue"]), res
