@@ -85,6 +85,15 @@ def missing_browser() -> str | None:
     return None
 
 
+def skip_or_fail(why: str):
+    """Skip the test, saying why; under LINDIFF_REQUIRE_ALL=1 (CI) fail instead: CI may skip no check."""
+    import pytest
+
+    if os.environ.get("LINDIFF_REQUIRE_ALL") == "1":
+        pytest.fail(f"{why} (LINDIFF_REQUIRE_ALL=1: no check may be skipped)", pytrace=False)
+    pytest.skip(why)
+
+
 # ---------------------------------------------------------------- static server on 127.0.0.1
 MIME = {
     ".html": "text/html; charset=utf-8",

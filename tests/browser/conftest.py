@@ -10,14 +10,14 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from browser_checks import missing_browser  # noqa: E402
+from browser_checks import missing_browser, skip_or_fail  # noqa: E402
 
 
 @pytest.fixture(scope="session")
 def playwright():
     why = missing_browser()
     if why:
-        pytest.skip(why)
+        skip_or_fail(why)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:

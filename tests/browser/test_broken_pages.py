@@ -13,7 +13,7 @@ import struct
 import zlib
 
 import pytest
-from browser_checks import AXE_PATH, ROOT, SiteChecker, axe_problems, browser_path, load_allowlist
+from browser_checks import AXE_PATH, ROOT, SiteChecker, axe_problems, browser_path, load_allowlist, skip_or_fail
 from lab_checks import myst_problems
 
 
@@ -143,7 +143,7 @@ def broken_site(tmp_path_factory, playwright):
 def test_site_check_reports_the_defect(broken_site, page):
     expected = PAGES[page][1]
     if expected and expected.startswith("accessibility") and broken_site.axe_path is None:
-        pytest.skip(f"{AXE_PATH} missing: npm ci --ignore-scripts")
+        skip_or_fail(f"{AXE_PATH} missing: npm ci --ignore-scripts")
     problems, _ = broken_site.check(page)
     if expected is None:
         assert problems == [], f"a clean page {page} fails the check: {problems}"

@@ -24,7 +24,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from browser_checks import ROOT
+from browser_checks import ROOT, skip_or_fail
 from lab_checks import LabBrowser, LabServer, check_notebook, lab_missing
 
 pytestmark = pytest.mark.browser
@@ -62,7 +62,7 @@ BROKEN_NOTEBOOK = {
 def lab(playwright, tmp_path_factory):
     why = lab_missing()
     if why:
-        pytest.skip(why)
+        skip_or_fail(why)
     missing = [str(nb) for nb in NOTEBOOKS if not nb.is_file()]
     assert not missing, f"notebooks to check in Lab not found (update test_lab.DEFAULT?): {missing}"
     broken = tmp_path_factory.mktemp("lab") / "broken_notebook.ipynb"

@@ -16,7 +16,7 @@ import warnings
 from pathlib import Path
 
 import pytest
-from browser_checks import SiteChecker, html_pages
+from browser_checks import SiteChecker, html_pages, skip_or_fail
 
 pytestmark = pytest.mark.browser
 
@@ -40,7 +40,7 @@ def pytest_generate_tests(metafunc):
 def site(request, playwright):
     folder = site_dir(request.config)
     if not (folder / "index.html").is_file():
-        pytest.skip(f"{folder}/index.html not found: build the book first (bash scripts/build-book.sh)")
+        skip_or_fail(f"{folder}/index.html not found: build the book first (bash scripts/build-book.sh)")
     shots = folder.parent / "screenshots"
     shutil.rmtree(shots, ignore_errors=True)
     shots.mkdir(parents=True)
