@@ -30,7 +30,7 @@ elif [ "${CI:-}" = "true" ]; then
   pin=(-c constraints.txt)
 fi
 "$venv/bin/python" -m pip install --quiet -e ".[test]" ${pin[@]+"${pin[@]}"}
-# Every page (-k PAGE picks one; the checks' own tests, tests/browser/test_broken_pages.py, run
-# with the unit tests).
-"$venv/bin/python" -m pytest -q -rfEs -p no:nbval tests/browser/test_site.py --site _build/html
+# Every page, shared out between two processes (-k PAGE picks one; the checks' own tests,
+# tests/browser/test_broken_pages.py, run with the unit tests).
+"$venv/bin/python" -m pytest -q -rfEs -p no:nbval -n 2 tests/browser/test_site.py --site _build/html
 echo "publish: site checked after $(( $(date +%s) - start )) s: _build/html is ready to deploy"

@@ -5,14 +5,14 @@
     pytest tests/browser/test_site.py --site DIR          another build (or LINDIFF_SITE=DIR)
 
 Skipped, saying so, when the site is not built. Screenshots go to _build/screenshots/ (next to the
-site folder); each page's facts (math elements, images, figures, widgets, sliders, links, axe
+site folder); under pytest-xdist (-n 2, as scripts/publish.sh runs it) the pages are shared out
+between the workers. Each page's facts (math elements, images, figures, widgets, sliders, links, axe
 findings allowed, seconds) are printed (-s, or -rA) and recorded as the test's properties.
 """
 
 from __future__ import annotations
 
 import shutil
-import warnings
 from pathlib import Path
 
 import pytest
@@ -37,21 +37,20 @@ def pytest_generate_tests(metafunc):
 
 
 @pytest.fixture(scope="module")
-def site(request, playwright):
+def site(request, playwright, record_axe_allowlist):
     folder = site_dir(request.config)
     if not (folder / "index.html").is_file():
         skip_or_fail(f"{folder}/index.html not found: build the book first (bash scripts/build-book.sh)")
     shots = folder.parent / "screenshots"
-    shutil.rmtree(shots, ignore_errors=True)
-    shots.mkdir(parents=True)
+    if not hasattr(request.config, "workerinput"):  # under pytest-xdist, workers share the folder
+        shutil.rmtree(shots, ignore_errors=True)
+    shots.mkdir(parents=True, exist_ok=True)
     with SiteChecker(playwright, folder, shot_dir=shots) as checker:
         yield checker
-        # an allowlist entry that no page needed: a note, so that the list stays exact
-        if len(checker.pages) == checker.checked:
-            for entry in checker.unused_allowlist():
-                warnings.warn(f"scripts/axe-allowlist.json: {entry} matched nothing (remove it?)", stacklevel=1)
+        # which allowlist entries were needed: tests/browser/conftest.py notes those no page needed
+        record_axe_allowlist(checker)
         print(
-            f"\nsite: {checker.checked} pages checked, {len(checker.external)} requests to other hosts blocked, "
+            f"\nsite: {checker.checked} pages checked here, {len(checker.external)} requests to other hosts blocked, "
             f"accessibility audit {checker.axe_seconds:.1f} s, screenshots in {shots}"
         )
 
