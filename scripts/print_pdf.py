@@ -81,8 +81,10 @@ def print_pdf(site_dir: Path, out: Path) -> int:
             context.route("**/*", route)
             page = context.new_page()
             # The single page asks for the search index, which only the multi-page site has.
-            page.on("requestfailed", lambda r: r.url.startswith(origin) and not r.url.endswith("/searchindex.js")
-                    and failed.append(r.url))
+            page.on(
+                "requestfailed",
+                lambda r: r.url.startswith(origin) and not r.url.endswith("/searchindex.js") and failed.append(r.url),
+            )
             page.goto(f"{origin}/book.html", wait_until="load", timeout=120_000)
             # MathJax 3: wait until the start-up typesetting of the whole (long) page is done.
             math = page.evaluate("""async () => {
@@ -104,13 +106,17 @@ def print_pdf(site_dir: Path, out: Path) -> int:
                 footer_template=FOOTER,
             )
             size = out.stat().st_size
-            print(f"print_pdf: {math['typeset']} equations typeset ({shrunk} wide ones shrunk to fit), "
-                  f"{math['errors']} MathJax errors; {size / 1e6:.1f} MB written to {out}")
+            print(
+                f"print_pdf: {math['typeset']} equations typeset ({shrunk} wide ones shrunk to fit), "
+                f"{math['errors']} MathJax errors; {size / 1e6:.1f} MB written to {out}"
+            )
             if math["typeset"] == 0 or math["errors"] > 0:
                 status = 1
             if blocked:
-                print(f"print_pdf: blocked {len(blocked)} request(s) leaving the machine, e.g. {blocked[0]}",
-                      file=sys.stderr)
+                print(
+                    f"print_pdf: blocked {len(blocked)} request(s) leaving the machine, e.g. {blocked[0]}",
+                    file=sys.stderr,
+                )
                 status = 1
             if failed:
                 print(f"print_pdf: {len(failed)} local request(s) failed, e.g. {failed[0]}", file=sys.stderr)
