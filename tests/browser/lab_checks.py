@@ -132,6 +132,8 @@ class LabServer:
             ),
         )
         env.pop("LINDIFF_PROGRESS", None)  # progress bars on, as a reader has them
+        # matplotlib's inline backend, as a reader has it (tests/conftest.py sets Agg for the unit tests)
+        env.pop("MPLBACKEND", None)
         args = [
             str(jupyter_executable()),
             "lab",
@@ -445,6 +447,18 @@ def figure_state(ex, what: str, problems: list):
     return state.get("hash")
 
 
+def _still_box(page, locator) -> dict:
+    """The element's bounding box once it has stayed in place for 0.1 s (at most 3 s)."""
+    box = locator.bounding_box()
+    for _ in range(30):
+        page.wait_for_timeout(100)
+        now = locator.bounding_box()
+        if now == box:
+            break
+        box = now
+    return box
+
+
 def _aria(handle) -> list[float]:
     return [float(handle.get_attribute(a)) for a in ("aria-valuemin", "aria-valuemax", "aria-valuenow")]
 
@@ -699,17 +713,23 @@ def _exercise(page, lab, ex, label, shot, problems, facts, redraws):
         slider = sliders.nth(s)
         name = slider.locator(".widget-label").text_content()
         handle = slider.locator(".noUi-handle")
-        slider.evaluate("(el) => el.scrollIntoView({ block: 'center' })")  # clear of Lab's toolbars
-        box = handle.bounding_box()
-        track = slider.locator(".noUi-target").bounding_box()
-        # drag: towards the far half of the track, in small steps like a hand
-        x0, y0 = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-        x1 = x0 + track["width"] / 3 if x0 < track["x"] + track["width"] / 2 else x0 - track["width"] / 3
-        page.mouse.move(x0, y0)
-        page.mouse.down()
-        page.mouse.move(x1, y0, steps=12)
-        page.mouse.up()
-        after(f"drag of {name}")
+        # drag: towards the far half of the track, in small steps like a hand. Where the handle is
+        # is read once the page has stopped moving (Lab sizes the cells that scroll into view); a
+        # drag that missed the handle on a page that moved meanwhile is made again, once
+        value = handle.get_attribute("aria-valuenow")
+        for _ in range(2):
+            slider.evaluate("(el) => el.scrollIntoView({ block: 'center' })")  # clear of Lab's toolbars
+            box, track = _still_box(page, handle), slider.locator(".noUi-target").bounding_box()
+            x0, y0 = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+            x1 = x0 + track["width"] / 3 if x0 < track["x"] + track["width"] / 2 else x0 - track["width"] / 3
+            page.mouse.move(x0, y0)
+            page.mouse.down()
+            page.mouse.move(x1, y0, steps=12)
+            page.mouse.up()
+            if handle.get_attribute("aria-valuenow") != value or handle.bounding_box() == box:
+                break
+            facts["notes"].append(f"the drag of {name} missed its handle (the page moved): made again")
+        after(f"drag of {name} ({value} -> {handle.get_attribute('aria-valuenow')})")
         # arrow key: back towards the middle, one step
         handle.focus()
         lab0 = lab_state(page)
