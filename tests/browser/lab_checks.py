@@ -290,7 +290,16 @@ ERROR_OBSERVER_JS = """() => {
 # (a cell with its input folded, jupyter.source_hidden, shows an empty prompt)
 PROMPTS = """(() => [...document.querySelectorAll(".jp-NotebookPanel .jp-CodeCell .jp-InputPrompt")]
   .map((p) => p.textContent).filter((t) => t.trim() !== ""))"""
-RUN_STARTED_JS = f"() => {PROMPTS}().some((p) => p.includes('*'))"
+# A [*] may come and go between two polls (a short notebook): a MutationObserver, set up before the
+# click on Run All, notes the first one.
+RUN_WATCH_JS = f"""() => {{
+  window.__ldRunSeen = false;
+  const obs = new MutationObserver(() => {{
+    if ({PROMPTS}().some((p) => p.includes("*"))) {{ window.__ldRunSeen = true; obs.disconnect(); }}
+  }});
+  obs.observe(document.querySelector(".jp-NotebookPanel"), {{ childList: true, subtree: true, characterData: true }});
+}}"""
+RUN_STARTED_JS = f"() => window.__ldRunSeen || {PROMPTS}().some((p) => p.includes('*'))"
 # ... or for an error output that stopped the run (the cells after it stay unnumbered)
 RUN_DONE_JS = f"""() => {PROMPTS}().every((p) => /\\[\\d+\\]/.test(p)) || (!{PROMPTS}().some((p) => p.includes("*"))
   && document.querySelector(".jp-NotebookPanel .jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"))"""
@@ -570,6 +579,7 @@ def check_notebook(lab: LabBrowser, name: str) -> dict:
 
         # ---- run all
         run_start = time.monotonic()
+        page.evaluate(RUN_WATCH_JS)
         page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
         page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
         page.wait_for_function(RUN_STARTED_JS, timeout=30_000, polling=50)
