@@ -51,18 +51,19 @@ start=$(date +%s)
 unset LINDIFF_BOOK_PDF
 if [ "$stored" = 1 ]; then
   # The PDF: the whole book on one page (singlehtml), printed by headless Chromium after MathJax
-  # has typeset it (scripts/print_pdf.mjs). The html build below copies and links it.
-  if command -v node >/dev/null 2>&1 && [ -x "${CHROMIUM:-/usr/bin/chromium}" ]; then
+  # has typeset it (scripts/print_pdf.py, playwright's Python package driving the system's Chromium).
+  # The html build below copies and links it.
+  if [ -x "${CHROMIUM:-/usr/bin/chromium}" ] && "$venv/bin/python" -c "import playwright" 2>/dev/null; then
     jupyter_book pdf --builder singlehtml
     mkdir -p _build/pdf
-    node scripts/print_pdf.mjs _build/singlehtml _build/pdf/lindiff.pdf
+    "$venv/bin/python" scripts/print_pdf.py _build/singlehtml _build/pdf/lindiff.pdf
     export LINDIFF_BOOK_PDF=_build/pdf/lindiff.pdf
     echo "PDF printed after $(( $(date +%s) - start )) s"
   elif [ "${LINDIFF_REQUIRE_ALL:-}" = 1 ]; then
-    echo "no PDF: Node.js and Chromium are needed (apt-get install chromium) and LINDIFF_REQUIRE_ALL is set" >&2
+    echo "no PDF: Chromium (apt-get install chromium) and playwright (requirements-site.txt) are needed and LINDIFF_REQUIRE_ALL is set" >&2
     exit 1
   else
-    echo "NOTE: no PDF of the book: Node.js and Chromium (apt-get install chromium) print it" >&2
+    echo "NOTE: no PDF of the book: Chromium (apt-get install chromium) and playwright print it" >&2
   fi
 fi
 jupyter_book html

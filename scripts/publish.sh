@@ -2,9 +2,10 @@
 # The publishing build, exactly as .github/workflows/book.yml runs it and as CI (.ci/run) tests it:
 # a fresh virtual environment made from requirements-site.txt alone (no torch, no data set), an
 # empty _build/, the website and the PDF from the chapters' stored outputs (scripts/build-book.sh
-# --stored), then every page checked in headless Chromium (scripts/check_site.mjs). Needs python3,
-# Node.js/npm and Chromium (Debian's chromium, or CHROMIUM=/path/to/chrome). What it publishes is
-# _build/html.
+# --stored), then every page checked in headless Chromium (pytest tests/browser/test_site.py, with
+# the test tools added to that environment after the build). Needs python3, Node.js/npm (the site's
+# MathJax, widget and axe-core files) and Chromium (Debian's chromium, or CHROMIUM=/path/to/chrome).
+# What it publishes is _build/html.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
@@ -21,5 +22,15 @@ if "$venv/bin/python" -c "import torch" 2>/dev/null; then
   exit 1
 fi
 echo "publish: site and PDF built after $(( $(date +%s) - start )) s"
-node scripts/check_site.mjs _build/html
+# The test tools (pyproject.toml's test extra: pytest, playwright; no torch), pinned as setup.sh pins.
+pin=()
+if [ -n "${LINDIFF_CONSTRAINTS:-}" ]; then
+  [ "$LINDIFF_CONSTRAINTS" != none ] && pin=(-c "$LINDIFF_CONSTRAINTS")
+elif [ "${CI:-}" = "true" ]; then
+  pin=(-c constraints.txt)
+fi
+"$venv/bin/python" -m pip install --quiet -e ".[test]" ${pin[@]+"${pin[@]}"}
+# Every page, shared out between two processes (-k PAGE picks one; the checks' own tests,
+# tests/browser/test_broken_pages.py, run with the unit tests).
+"$venv/bin/python" -m pytest -q -rfEs -p no:nbval -n 2 tests/browser/test_site.py --site _build/html
 echo "publish: site checked after $(( $(date +%s) - start )) s: _build/html is ready to deploy"

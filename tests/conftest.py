@@ -87,3 +87,35 @@ def dense_sampler_law():
 def gaussian_lr_pvalue():
     """gaussian_lr_pvalue(samples, mean, cov) -> p-value of H0: samples ~ N(mean, cov)."""
     return _gaussian_lr_pvalue
+
+
+# ---------------------------------------------------------------- browser checks (tests/browser/)
+# Tests marked `browser` check a built artefact in headless Chromium: the built site
+# (tests/browser/test_site.py, after the book build) or the chapters in JupyterLab
+# (tests/browser/test_lab.py, minutes). They run when asked for, by their path or by `-m browser`,
+# e.g. `pytest tests/browser/test_site.py -k 05_real`; a plain `pytest tests` leaves them out.
+def pytest_addoption(parser):
+    parser.addoption(
+        "--site",
+        default=os.environ.get("LINDIFF_SITE", "_build/html"),
+        help="the built site tests/browser/test_site.py checks (default: $LINDIFF_SITE or _build/html)",
+    )
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "browser: checks a built site or JupyterLab in headless Chromium; runs when named or with -m browser"
+    )
+
+
+def pytest_collection_modifyitems(config, items):
+    if "browser" in (config.option.markexpr or ""):
+        return
+    root = config.rootpath / "tests" / "browser"
+    named = [config.invocation_params.dir / a.split("::")[0] for a in config.invocation_params.args]
+    if any(p.resolve() == root or root in p.resolve().parents for p in named if p.exists()):
+        return
+    kept = [item for item in items if item.get_closest_marker("browser") is None]
+    if len(kept) < len(items):
+        config.hook.pytest_deselected(items=[item for item in items if item.get_closest_marker("browser")])
+        items[:] = kept
