@@ -15,9 +15,9 @@
 - The prose's inline expressions (``{eval}`f"{glued.NAME:FORMAT}"```, :mod:`lindiff.book.quoted`)
   rendered from the values the notebook glued, formatted as ``{glue:text}`NAME:FORMAT``` would be:
   the same text JupyterLab shows from the kernel.
-- MathJax on every page, no duplicate inline scripts (both for ``scripts/check_site.mjs``), and
+- MathJax on every page, no duplicate inline scripts (both for ``tests/browser/test_site.py``), and
   bibliography labels "Author et al., year", like the citations in the text.
-- Accessibility (the axe-core audit of ``scripts/check_site.mjs``): two theme components overridden
+- Accessibility (the axe-core audit of ``tests/browser/test_site.py``): two theme components overridden
   (``_ext/templates/``: the search button and the light/dark switch, whose ARIA names
   hid their visible text), and three fixes to the page body: the code-cell toggles of myst-nb are
   named by their visible text, the bibliography is no ARIA list with non-item children, and a link

@@ -10,10 +10,8 @@ when it or the browser is missing. Each notebook's facts (run-all time, explorer
 values, redraw times, frame sliders, errors seen, markdown cells, reopened) and notes are printed
 (-s, or -rA). Screenshots go to _build/screenshots-lab/.
 
-test_glue is apart: a glued value that Lab shows by its name (a ``{glue`` role's text or name, or an
-{eval} of ``glued.x`` that jupyterlab-myst shows as code because no result is stored). The chapters
-still use {glue:text} roles, which jupyterlab-myst cannot fill, so it is marked xfail until they are
-converted to {eval} roles with stored user_expressions; then remove the mark.
+test_glue is apart: a number the prose quotes that Lab shows by its name (a ``{glue`` role's text or
+name, or an {eval} of ``glued.x`` that jupyterlab-myst shows as code because no result is stored).
 """
 
 from __future__ import annotations
@@ -110,11 +108,6 @@ def test_notebook(lab, name, record_property):
     assert not problems, f"{name}: {len(problems)} problems:\n  - " + "\n  - ".join(problems)
 
 
-@pytest.mark.xfail(
-    reason="the chapters' {glue:text} roles show as their names in Lab (jupyterlab-myst reads no glue) "
-    "until they become {eval} roles with stored user_expressions",
-    strict=False,
-)
 @pytest.mark.parametrize("name", [nb.name for nb in NOTEBOOKS])
 def test_glue(lab, name):
     glue = result(lab, name)["glue"]
