@@ -85,9 +85,10 @@ def ddpm_loss_per_step(
     and eps ~ N(0, Id); the estimate is the sample mean of || eps - eps_theta(x_t, t) ||^2 and its
     standard error is the sample standard deviation over sqrt(n_samples).
 
-    The draws depend only on ``seed``, the rows and ``n_samples``, never on the model: the same seed
-    gives every model the same (x_0, eps) pairs, so differences between models are free of the noise
-    of separate draws. The uses of the book: ``n_samples = len(X0)`` (every row once: a test loss on
+    The draws depend only on ``seed``, the rows, ``n_samples`` and the list of ``steps`` (one
+    generator serves the steps in turn, so a step's draws change when steps before it are added),
+    never on the model: the same arguments give every model the same (x_0, eps) pairs, so
+    differences between models are free of the noise of separate draws. The uses of the book: ``n_samples = len(X0)`` (every row once: a test loss on
     held-out rows), ``n_samples = k * len(X0)`` (every training row with k noises: a training loss),
     and ``draws=True`` for the squared errors themselves (paired differences between models).
 

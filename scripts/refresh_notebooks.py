@@ -18,11 +18,10 @@ the refresh with the cell and the error.
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
 from pathlib import Path
-
-import re
 
 import nbformat
 from nbclient import NotebookClient

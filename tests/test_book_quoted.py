@@ -25,14 +25,14 @@ INLINE = re.compile(r"\{eval\}`([^`]+)`")
 
 
 def _glued_cells(nb: dict) -> dict:
-    """``{name: (index of the code cell that glued it, its stored text/plain)}``."""
+    """``{name: [(index of a code cell that glued it, its stored text/plain), ...]}``."""
     where = {}
     for i, cell in enumerate(nb["cells"]):
         for out in cell.get("outputs", []):
             meta = out.get("metadata", {}).get("scrapbook")
             if meta:
                 text = out["data"][meta.get("mime_prefix", "") + "text/plain"]
-                where.setdefault(meta["name"], (i, "".join(text)))
+                where.setdefault(meta["name"], []).append((i, "".join(text)))
     return where
 
 
@@ -47,7 +47,12 @@ def test_every_quoted_number_reads_the_same_on_the_site_and_in_lab(path):
 
     nb = json.loads(path.read_text(encoding="utf-8"))
     glued_at = _glued_cells(nb)
-    problems = []
+    # a name glued twice: the site shows the last value, Lab the one current where it is quoted
+    problems = [
+        f"{name!r} is glued {len(at)} times (cells {[i for i, _ in at]})"
+        for name, at in glued_at.items()
+        if len(at) > 1
+    ]
     for i, cell in enumerate(nb["cells"]):
         if cell["cell_type"] != "markdown":
             continue
@@ -64,7 +69,7 @@ def test_every_quoted_number_reads_the_same_on_the_site_and_in_lab(path):
             if name not in glued_at:
                 problems.append(f"cell {i}: {name!r} is never glued")
                 continue
-            j, text = glued_at[name]
+            j, text = glued_at[name][0]
             if j > i:
                 problems.append(f"cell {i}: {name!r} is glued below it (cell {j}); Lab's Run all fails")
             result = stored.get(expression)

@@ -99,7 +99,7 @@ PAGES = {
         "widgets not rendered: 0 of 1 views",
     ),
     "book/missing_figure.html": (html('<div class="cell_output"><p>no figure</p></div>'), "1 figures in the notebook"),
-    "09_what_we_reproduced.html": (html("<p>no table</p>"), "the table of claims is missing"),
+    "10_what_we_reproduced.html": (html("<p>no table</p>"), "the table of claims is missing"),
     "claims_as_text.html": (
         html(
             '<table class="lindiff-claims"><thead><tr><th>claim</th></tr></thead>'
