@@ -88,9 +88,10 @@ def ddpm_loss_per_step(
     The draws depend only on ``seed``, the rows, ``n_samples`` and the list of ``steps`` (one
     generator serves the steps in turn, so a step's draws change when steps before it are added),
     never on the model: the same arguments give every model the same (x_0, eps) pairs, so
-    differences between models are free of the noise of separate draws. The uses of the book: ``n_samples = len(X0)`` (every row once: a test loss on
-    held-out rows), ``n_samples = k * len(X0)`` (every training row with k noises: a training loss),
-    and ``draws=True`` for the squared errors themselves (paired differences between models).
+    differences between models are free of the noise of separate draws. The uses of the book:
+    ``n_samples = len(X0)`` (every row once: a test loss on held-out rows),
+    ``n_samples = k * len(X0)`` (every training row with k noises: a training loss), and
+    ``draws=True`` for the squared errors themselves (paired differences between models).
 
     Parameters
     ----------
